@@ -1,0 +1,185 @@
+/**
+ * Ports: what core/ needs from the outside world. Adapters (adapters/*) implement them; unit tests use the
+ * in-memory fakes in test/fakes. Nothing here names AWS, Kubernetes or a process.
+ */
+import type { Environments } from './environments.js';
+import type {
+  Deployment,
+  ListQuery,
+  Model,
+  ModelEndpoint,
+  ModelType,
+  ModelVersion,
+  Page,
+  Project,
+  ResolvedResources,
+  RouteRule,
+  VersionEndpoint,
+} from './schemas/index.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface IdGenerator {
+  /** A new, time-ordered deployment id (ULID). */
+  deploymentId(): string;
+}
+
+export interface ProjectKey {
+  project: string;
+}
+export interface ModelKey extends ProjectKey {
+  model: string;
+}
+export interface VersionKey extends ModelKey {
+  version: number;
+}
+export interface EndpointKey extends VersionKey {
+  environment: string;
+}
+export interface ModelEndpointKey extends ModelKey {
+  environment: string;
+}
+export interface DeploymentKey {
+  id: string;
+}
+
+/** `'absent'`: the item must not exist yet; a number: the stored item must have this revision. */
+export type Expected = 'absent' | number;
+
+/**
+ * Single-item conditional storage (DESIGN: no transactions). `put` throws ConflictError (code REVISION_MISMATCH
+ * or ALREADY_EXISTS) when the expectation does not hold, so concurrent writers never overwrite each other.
+ */
+export interface Repository<K, T> {
+  get(key: K): Promise<T | undefined>;
+  put(item: T, expected: Expected): Promise<void>;
+  delete(key: K, expected?: number): Promise<void>;
+}
+
+export interface ProjectRepository extends Repository<ProjectKey, Project> {
+  list(query: ListQuery): Promise<Page<Project>>;
+}
+export interface ModelRepository extends Repository<ModelKey, Model> {
+  list(key: ProjectKey, query: ListQuery): Promise<Page<Model>>;
+  /** Atomically hands out the next version number of a model (never reused). NotFoundError if the model is gone. */
+  allocateVersion(key: ModelKey): Promise<number>;
+}
+export interface VersionRepository extends Repository<VersionKey, ModelVersion> {
+  /** Newest first. */
+  list(key: ModelKey, query: ListQuery): Promise<Page<ModelVersion>>;
+}
+export interface EndpointRepository extends Repository<EndpointKey, VersionEndpoint> {
+  listForVersion(key: VersionKey, query: ListQuery): Promise<Page<VersionEndpoint>>;
+  /** Every endpoint of one model in one environment (bounded by the active-version limit plus history). */
+  listForModel(key: ModelKey, environment: string): Promise<VersionEndpoint[]>;
+  /** Every endpoint in an environment, for recovery after a restart of the local platform. */
+  listForEnvironment(environment: string): Promise<VersionEndpoint[]>;
+}
+export interface ModelEndpointRepository extends Repository<ModelEndpointKey, ModelEndpoint> {
+  listForModel(key: ModelKey, query: ListQuery): Promise<Page<ModelEndpoint>>;
+  listForEnvironment(environment: string): Promise<ModelEndpoint[]>;
+}
+export interface DeploymentRepository extends Repository<DeploymentKey, Deployment> {
+  /** Newest first. */
+  listForEndpoint(key: EndpointKey | ModelEndpointKey, query: ListQuery): Promise<Page<Deployment>>;
+  /** Deployments not yet finished (pending or running) in an environment, oldest first. */
+  listUnfinished(environment: string): Promise<Deployment[]>;
+}
+
+/** Artifact storage (S3 on AWS, s3rver locally). Keys are relative to the platform's bucket. */
+export interface ArtifactStore {
+  /** The URI model servers load from, e.g. `s3://bucket/artifacts/p/m/1/`. */
+  uri(prefix: string): string;
+  presignPut(
+    key: string,
+    options: { contentType?: string; contentLength?: number; expiresInSeconds: number },
+  ): Promise<{ url: string; headers: Record<string, string> }>;
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /** Size of the object, or undefined when it is missing. */
+  stat(key: string): Promise<{ size: number } | undefined>;
+  /** Hex SHA-256 of the object's bytes. */
+  sha256(key: string): Promise<string>;
+}
+
+export const WORKFLOWS = ['deploy-version', 'undeploy-version', 'update-route'] as const;
+export type WorkflowName = (typeof WORKFLOWS)[number];
+
+/** The workflow engine (Step Functions on AWS, aws-local-stepfunctions locally). */
+export interface WorkflowPort {
+  /** The execution's ARN, known before it starts (executions are named by deployment id). */
+  executionArn(workflow: WorkflowName, name: string): string;
+  /** Starts an execution; starting the same name with the same input twice is a no-op. */
+  start(workflow: WorkflowName, name: string, input: { deploymentId: string }): Promise<void>;
+}
+
+/** Identity of one revision of a version endpoint: `{model}-{version}-r{n}` in namespace `{project}`. */
+export interface RevisionIdentity {
+  namespace: string;
+  name: string;
+  project: string;
+  model: string;
+  version: number;
+  number: number;
+}
+
+export interface RevisionSpec extends RevisionIdentity {
+  modelType: ModelType;
+  /** Where the model server loads the artifact from (`s3://…/` or `file:///…/`). */
+  artifactUri: string;
+  /** The runtime's model file, relative to the artifact root. */
+  modelFile: string;
+  resources: ResolvedResources;
+  env: Record<string, string>;
+}
+
+export type RevisionState =
+  | { state: 'starting'; reason?: string }
+  | { state: 'ready' }
+  | { state: 'failed'; reason: string }
+  | { state: 'absent' };
+
+/**
+ * A cluster an environment maps to. The workflow handlers reach clusters only through this port: the local
+ * process cluster and the EKS adapter both implement it. Every method is idempotent.
+ */
+export interface ClusterGateway {
+  /** Creates (or keeps) the revision's workload. Returns as soon as it is submitted, not when ready. */
+  applyRevision(spec: RevisionSpec): Promise<void>;
+  /** Readiness of a revision; may wait up to `waitMs` for a change before answering. */
+  revisionStatus(revision: RevisionIdentity, options?: { waitMs?: number }): Promise<RevisionState>;
+  /** Removes the revision's workload (no error when already gone). */
+  deleteRevision(revision: RevisionIdentity): Promise<void>;
+  /** Points the version endpoint's stable address at a revision. */
+  routeVersion(version: VersionKey, revision: RevisionIdentity): Promise<void>;
+  /** Removes the version endpoint's address. */
+  unrouteVersion(version: VersionKey): Promise<void>;
+  /** Carries out a model endpoint rule (weights and mirror over version endpoints). */
+  applyModelRoute(model: ModelKey, rule: RouteRule): Promise<void>;
+  /** Removes the model endpoint's address. */
+  deleteModelRoute(model: ModelKey): Promise<void>;
+  /** Recent output of a revision's model server (newest last). */
+  revisionLogs(revision: RevisionIdentity, options: { tail: number }): Promise<string[]>;
+}
+
+/** Maps an environment to its cluster. */
+export interface ClusterGateways {
+  forEnvironment(environment: string): ClusterGateway;
+}
+
+/** Everything the use cases need, built once per runtime by a composition root. */
+export interface Deps {
+  projects: ProjectRepository;
+  models: ModelRepository;
+  versions: VersionRepository;
+  endpoints: EndpointRepository;
+  modelEndpoints: ModelEndpointRepository;
+  deployments: DeploymentRepository;
+  artifacts: ArtifactStore;
+  workflows: WorkflowPort;
+  clusters: ClusterGateways;
+  environments: Environments;
+  clock: Clock;
+  ids: IdGenerator;
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { labels, modelName, projectName, revision, timestamp, versionNumber } from './common.js';
+
+/** A relative file path inside an artifact: no leading slash, no "..", no empty segments. */
+export const artifactPath = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be a relative path of letters, digits, ".", "_", "-" and "/"')
+  .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'must not contain "." or ".." segments');
+
+const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
+
+export const createVersionBody = z.strictObject({
+  labels: labels.optional(),
+  params: z.record(z.string().max(250), scalar).optional(),
+  metrics: z.record(z.string().max(250), z.number()).optional(),
+  tags: z.record(z.string().max(250), z.string().max(5000)).optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  /** The runtime's model file, relative to the artifact root. Defaults by type (model.onnx for onnx). */
+  modelFile: artifactPath.optional(),
+});
+export type CreateVersionBody = z.infer<typeof createVersionBody>;
+
+export const manifestFile = z.object({
+  path: z.string(),
+  size: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ManifestFile = z.infer<typeof manifestFile>;
+
+export const artifact = z.object({
+  /** s3://bucket/prefix/ that holds the files. */
+  uri: z.string(),
+  status: z.enum(['pending', 'complete']),
+  files: z.array(manifestFile),
+  completedAt: timestamp.optional(),
+});
+export type Artifact = z.infer<typeof artifact>;
+
+export const modelVersion = z.object({
+  project: z.string(),
+  model: z.string(),
+  version: z.number().int().min(1),
+  labels: z.record(z.string(), z.string()),
+  params: z.record(z.string(), scalar),
+  metrics: z.record(z.string(), z.number()),
+  tags: z.record(z.string(), z.string()),
+  properties: z.record(z.string(), z.unknown()),
+  modelFile: z.string(),
+  artifact,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  revision,
+});
+export type ModelVersion = z.infer<typeof modelVersion>;
+
+export const versionPath = z.object({ project: projectName, model: modelName, version: versionNumber });
+
+const sha256 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a hex-encoded SHA-256 digest (64 hex digits)');
+
+export const artifactUploadBody = z.strictObject({
+  files: z
+    .array(
+      z.strictObject({
+        path: artifactPath,
+        size: z.number().int().min(0).optional(),
+        contentType: z.string().max(255).optional(),
+      }),
+    )
+    .min(1, 'name at least one file')
+    .max(1000, 'at most 1000 files'),
+});
+export type ArtifactUploadBody = z.infer<typeof artifactUploadBody>;
+
+export const artifactUploadResponse = z.object({
+  uploads: z.array(
+    z.object({
+      path: z.string(),
+      method: z.literal('PUT'),
+      url: z.string(),
+      headers: z.record(z.string(), z.string()),
+    }),
+  ),
+  expiresAt: timestamp,
+});
+
+export const artifactCompleteBody = z.strictObject({
+  files: z
+    .array(z.strictObject({ path: artifactPath, size: z.number().int().min(0), sha256 }))
+    .min(1, 'name at least one file')
+    .max(1000, 'at most 1000 files'),
+});
+export type ArtifactCompleteBody = z.infer<typeof artifactCompleteBody>;
