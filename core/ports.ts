@@ -84,8 +84,6 @@ export interface ModelEndpointRepository extends Repository<ModelEndpointKey, Mo
 export interface DeploymentRepository extends Repository<DeploymentKey, Deployment> {
   /** Newest first. */
   listForEndpoint(key: EndpointKey | ModelEndpointKey, query: ListQuery): Promise<Page<Deployment>>;
-  /** Deployments not yet finished (pending or running) in an environment, oldest first. */
-  listUnfinished(environment: string): Promise<Deployment[]>;
 }
 
 /** Artifact storage (S3 on AWS, s3rver locally). Keys are relative to the platform's bucket. */

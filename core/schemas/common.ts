@@ -34,11 +34,11 @@ export const labels = z
     z
       .string()
       .max(63, 'label keys must be shorter than 64 characters')
-      .regex(LABEL, 'label keys must match ' + LABEL.source),
+      .regex(LABEL, `label keys must match ${LABEL.source}`),
     z
       .string()
       .max(63, 'label values must be shorter than 64 characters')
-      .regex(LABEL, 'label values must match ' + LABEL.source),
+      .regex(LABEL, `label values must match ${LABEL.source}`),
   )
   .refine((r) => Object.keys(r).length <= 64, 'at most 64 labels');
 

@@ -1,0 +1,268 @@
+/** Version endpoints: deploy, undeploy, read. Every change that touches a cluster runs as a workflow. */
+import { ConflictError, NotFoundError, UnprocessableError } from '../errors.js';
+import { DEPLOYABLE_TYPES, describeEndpoint, describeVersion, revisionName, versionEndpointUrl } from '../names.js';
+import type { Deps, EndpointKey, VersionKey } from '../ports.js';
+import type {
+  DeployBody,
+  Deployment,
+  Environment,
+  ListQuery,
+  ModelEndpoint,
+  Page,
+  ResolvedResources,
+  Resources,
+  VersionEndpoint,
+} from '../schemas/index.js';
+import { isoNow } from '../time.js';
+import { getModel, getVersion } from './catalog.js';
+import { newDeployment, startWorkflow } from './deployments.js';
+
+/** The version endpoint as callers see it: `serving` when the model endpoint routes traffic to it. */
+export function presentEndpoint(e: VersionEndpoint, modelEndpoint: ModelEndpoint | undefined): VersionEndpoint {
+  if (e.status === 'running' && routesTo(modelEndpoint, e.version)) return { ...e, status: 'serving' };
+  return e;
+}
+
+const routesTo = (me: ModelEndpoint | undefined, version: number): boolean =>
+  !!me && me.status !== 'terminated' && !!me.rule?.destinations.some((d) => d.version === version);
+
+/** Fills unset resources from the environment's defaults. */
+export function resolveResources(env: Environment, asked: Resources | undefined): ResolvedResources {
+  return {
+    cpu: asked?.cpu ?? env.defaults.cpu,
+    memory: asked?.memory ?? env.defaults.memory,
+    minReplicas: asked?.minReplicas ?? env.defaults.minReplicas,
+    maxReplicas: asked?.maxReplicas ?? Math.max(env.defaults.maxReplicas, asked?.minReplicas ?? 0),
+  };
+}
+
+const inProgress = (e: VersionEndpoint): ConflictError =>
+  new ConflictError(
+    `${describeEndpoint(e)} has a deployment in progress (${e.deploymentId}); wait for it to finish (GET /v1/deployments/${e.deploymentId})`,
+    { deploymentId: e.deploymentId },
+    'DEPLOYMENT_IN_PROGRESS',
+  );
+
+type EndpointDeps = Pick<
+  Deps,
+  | 'models'
+  | 'versions'
+  | 'endpoints'
+  | 'modelEndpoints'
+  | 'deployments'
+  | 'workflows'
+  | 'environments'
+  | 'clock'
+  | 'ids'
+>;
+
+/**
+ * Deploys a version into an environment (POST …/endpoints): checks synchronously everything that can be checked,
+ * marks the endpoint pending with one conditional write (so of concurrent deploys exactly one wins), records the
+ * Deployment and starts the deploy-version workflow. Answers with the Deployment at once.
+ */
+export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: DeployBody): Promise<Deployment> {
+  const env = deps.environments.resolve(body.environment);
+  const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
+  if (!DEPLOYABLE_TYPES.includes(model.type)) {
+    throw new UnprocessableError(
+      `models of type "${model.type}" cannot be deployed yet; deployable types: ${DEPLOYABLE_TYPES.join(', ')}`,
+      { type: model.type },
+      'TYPE_NOT_DEPLOYABLE',
+    );
+  }
+  if (version.artifact.status !== 'complete') {
+    throw new ConflictError(
+      `${describeVersion(key)} has no complete artifact: upload its files (POST …/artifact:upload) and verify them (POST …/artifact:complete) before deploying`,
+      { artifact: version.artifact.status },
+      'ARTIFACT_INCOMPLETE',
+    );
+  }
+  const endpointKey: EndpointKey = { ...key, environment: env.name };
+  const existing = await deps.endpoints.get(endpointKey);
+  if (existing?.status === 'pending') throw inProgress(existing);
+  if (existing?.status === 'running') {
+    throw new ConflictError(
+      `${describeEndpoint(endpointKey)} is already deployed; redeploy with PATCH …/endpoints/${env.name} or undeploy it first`,
+      { status: existing.status },
+      'ALREADY_DEPLOYED',
+    );
+  }
+  await assertActiveLimit(deps, env, endpointKey);
+
+  const resources = resolveResources(env, body.resources);
+  const revisionNumber = (existing?.revisionCounter ?? 0) + 1;
+  const deployment = newDeployment(deps, {
+    kind: 'deploy',
+    project: key.project,
+    model: key.model,
+    version: key.version,
+    environment: env.name,
+    targetRevision: { number: revisionNumber, name: revisionName(key.model, key.version, revisionNumber) },
+    request: { resources, env: body.env ?? {} },
+  });
+  const now = deployment.createdAt;
+  const endpoint: VersionEndpoint = existing
+    ? {
+        ...existing,
+        status: 'pending',
+        previousStatus: existing.status,
+        revisionCounter: revisionNumber,
+        deploymentId: deployment.id,
+        updatedAt: now,
+        revision: existing.revision + 1,
+      }
+    : {
+        ...endpointKey,
+        status: 'pending',
+        url: versionEndpointUrl(env, key),
+        activeRevision: null,
+        revisionCounter: revisionNumber,
+        previousStatus: null,
+        deploymentId: deployment.id,
+        resources,
+        env: body.env ?? {},
+        protocol: body.protocol ?? 'v1',
+        createdAt: now,
+        updatedAt: now,
+        revision: 1,
+      };
+  await deps.deployments.put(deployment, 'absent');
+  try {
+    await deps.endpoints.put(endpoint, existing ? existing.revision : 'absent');
+  } catch (e) {
+    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
+    if (e instanceof ConflictError) {
+      const now = await deps.endpoints.get(endpointKey);
+      if (now?.status === 'pending') throw inProgress(now);
+      throw new ConflictError(
+        `${describeEndpoint(endpointKey)} changed while this request ran; retry`,
+        undefined,
+        'CONCURRENT_CHANGE',
+      );
+    }
+    throw e;
+  }
+  await startWorkflow(deps, deployment, () => restoreAfterFailedStart(deps, endpoint, existing));
+  return deployment;
+}
+
+/** When the workflow could not even start, the endpoint returns to where it was (or failed when it is new). */
+async function restoreAfterFailedStart(
+  deps: Pick<Deps, 'endpoints' | 'clock'>,
+  written: VersionEndpoint,
+  before: VersionEndpoint | undefined,
+): Promise<void> {
+  const restored: VersionEndpoint = before
+    ? { ...before, revision: written.revision + 1, updatedAt: isoNow(deps.clock) }
+    : {
+        ...written,
+        status: 'failed',
+        message: 'the deployment workflow could not be started',
+        revision: written.revision + 1,
+        updatedAt: isoNow(deps.clock),
+      };
+  await deps.endpoints.put(restored, written.revision);
+}
+
+/** DESIGN §7 / Merlin: at most `maxActiveVersionsPerModel` endpoints of a model pending or running per environment. */
+async function assertActiveLimit(deps: EndpointDeps, env: Environment, key: EndpointKey): Promise<void> {
+  const all = await deps.endpoints.listForModel(key, env.name);
+  const active = all.filter((e) => e.version !== key.version && (e.status === 'pending' || e.status === 'running'));
+  if (active.length >= env.maxActiveVersionsPerModel) {
+    throw new ConflictError(
+      `model ${key.project}/${key.model} already has ${active.length} active version endpoints in environment "${env.name}" (versions ${active.map((e) => e.version).join(', ')}); the limit is ${env.maxActiveVersionsPerModel}: undeploy one first`,
+      { active: active.map((e) => e.version), limit: env.maxActiveVersionsPerModel },
+      'ACTIVE_LIMIT_REACHED',
+    );
+  }
+}
+
+export async function getEndpoint(
+  deps: Pick<Deps, 'endpoints' | 'modelEndpoints'>,
+  key: EndpointKey,
+): Promise<VersionEndpoint> {
+  const [e, me] = await Promise.all([
+    deps.endpoints.get(key),
+    deps.modelEndpoints.get({ project: key.project, model: key.model, environment: key.environment }),
+  ]);
+  if (!e) throw new NotFoundError(`${describeEndpoint(key)} has never been deployed`, { ...key });
+  return presentEndpoint(e, me);
+}
+
+export async function listEndpoints(
+  deps: Pick<Deps, 'versions' | 'endpoints' | 'modelEndpoints'>,
+  key: VersionKey,
+  query: ListQuery,
+): Promise<Page<VersionEndpoint>> {
+  await getVersion(deps, key);
+  const page = await deps.endpoints.listForVersion(key, query);
+  const envs = [...new Set(page.items.map((e) => e.environment))];
+  const mes = new Map(
+    await Promise.all(
+      envs.map(async (environment) => [environment, await deps.modelEndpoints.get({ ...key, environment })] as const),
+    ),
+  );
+  return { ...page, items: page.items.map((e) => presentEndpoint(e, mes.get(e.environment))) };
+}
+
+/**
+ * Undeploys a version endpoint (DELETE …/endpoints/{env}). Refused while a deployment is in flight, when it is
+ * already terminated, and while the model endpoint sends it traffic (route traffic elsewhere first).
+ */
+export async function undeployVersion(deps: EndpointDeps, key: EndpointKey): Promise<Deployment> {
+  deps.environments.get(key.environment);
+  const [endpoint, me] = await Promise.all([
+    deps.endpoints.get(key),
+    deps.modelEndpoints.get({ project: key.project, model: key.model, environment: key.environment }),
+  ]);
+  if (!endpoint) throw new NotFoundError(`${describeEndpoint(key)} has never been deployed`, { ...key });
+  if (endpoint.status === 'pending') throw inProgress(endpoint);
+  if (endpoint.status === 'terminated') {
+    throw new ConflictError(`${describeEndpoint(key)} is already terminated`, undefined, 'ALREADY_TERMINATED');
+  }
+  const routed = me && me.status !== 'terminated' && me.rule;
+  if (
+    routed &&
+    (routed.destinations.some((d) => d.version === key.version) || routed.mirror?.version === key.version)
+  ) {
+    throw new ConflictError(
+      `${describeEndpoint(key)} receives traffic from the model endpoint ${key.project}/${key.model} in "${key.environment}"; route its traffic to another version first (PUT …/models/${key.model}/endpoints/${key.environment})`,
+      { modelEndpoint: me.url },
+      'ENDPOINT_SERVING',
+    );
+  }
+  const deployment = newDeployment(deps, {
+    kind: 'undeploy',
+    project: key.project,
+    model: key.model,
+    version: key.version,
+    environment: key.environment,
+    ...(endpoint.activeRevision && { targetRevision: endpoint.activeRevision }),
+    request: {},
+  });
+  const pending: VersionEndpoint = {
+    ...endpoint,
+    status: 'pending',
+    previousStatus: endpoint.status,
+    deploymentId: deployment.id,
+    updatedAt: deployment.createdAt,
+    revision: endpoint.revision + 1,
+  };
+  await deps.deployments.put(deployment, 'absent');
+  try {
+    await deps.endpoints.put(pending, endpoint.revision);
+  } catch (e) {
+    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
+    if (e instanceof ConflictError) {
+      throw new ConflictError(
+        `${describeEndpoint(key)} changed while this request ran; retry`,
+        undefined,
+        'CONCURRENT_CHANGE',
+      );
+    }
+    throw e;
+  }
+  await startWorkflow(deps, deployment, () => restoreAfterFailedStart(deps, pending, endpoint));
+  return deployment;
+}

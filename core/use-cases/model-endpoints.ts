@@ -1,0 +1,142 @@
+/** Model endpoints: the stable per-model address and its routing rule. */
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
+import { modelEndpointUrl } from '../names.js';
+import type { Deps, ModelEndpointKey, ModelKey } from '../ports.js';
+import type { Deployment, ListQuery, ModelEndpoint, Page, PutModelEndpointBody, RouteRule } from '../schemas/index.js';
+import { getModel } from './catalog.js';
+import { newDeployment, startWorkflow } from './deployments.js';
+
+type ModelEndpointDeps = Pick<
+  Deps,
+  'models' | 'endpoints' | 'modelEndpoints' | 'deployments' | 'workflows' | 'environments' | 'clock' | 'ids'
+>;
+
+/** Shape rules of a routing rule that need no lookups: weights sum to 100, no version named twice. */
+export function checkRuleShape(rule: RouteRule): void {
+  const sum = rule.destinations.reduce((a, d) => a + d.weight, 0);
+  if (sum !== 100) {
+    throw new ValidationError(`destination weights must sum to 100, they sum to ${sum}`, {
+      weights: rule.destinations.map((d) => d.weight),
+    });
+  }
+  const seen = new Set<number>();
+  for (const d of rule.destinations) {
+    if (seen.has(d.version)) throw new ValidationError(`version ${d.version} is named twice in destinations`);
+    seen.add(d.version);
+  }
+  if (rule.mirror && seen.has(rule.mirror.version)) {
+    throw new ValidationError(
+      `the mirror version ${rule.mirror.version} is also a destination; mirror another version`,
+    );
+  }
+}
+
+/**
+ * Every version a rule names must have a running version endpoint in the environment. Returns the problems
+ * (empty when the rule can be carried out).
+ */
+export async function ruleProblems(
+  deps: Pick<Deps, 'endpoints'>,
+  key: ModelEndpointKey,
+  rule: RouteRule,
+): Promise<string[]> {
+  const versions = [...rule.destinations.map((d) => d.version), ...(rule.mirror ? [rule.mirror.version] : [])];
+  const endpoints = await Promise.all(versions.map((version) => deps.endpoints.get({ ...key, version })));
+  return versions.flatMap((version, i) => {
+    const e = endpoints[i];
+    if (!e) return [`version ${version} has no endpoint in environment "${key.environment}"; deploy it first`];
+    if (e.status !== 'running') return [`the version ${version} endpoint is ${e.status}, not running`];
+    return [];
+  });
+}
+
+/**
+ * Sets the routing rule of a model endpoint (PUT …/endpoints/{env}); creates the endpoint on first use. The rule is
+ * carried out by the update-route workflow; the answer is its Deployment.
+ */
+export async function putModelEndpoint(
+  deps: ModelEndpointDeps,
+  key: ModelEndpointKey,
+  body: PutModelEndpointBody,
+): Promise<Deployment> {
+  const env = deps.environments.get(key.environment);
+  await getModel(deps, key);
+  checkRuleShape(body.rule);
+  const problems = await ruleProblems(deps, key, body.rule);
+  if (problems.length > 0) {
+    throw new UnprocessableError(
+      `the rule cannot be carried out: ${problems.join('; ')}`,
+      { problems },
+      'RULE_INVALID',
+    );
+  }
+  const existing = await deps.modelEndpoints.get(key);
+  if (existing?.status === 'pending') {
+    throw new ConflictError(
+      `the model endpoint ${key.project}/${key.model} in "${key.environment}" is being changed by deployment ${existing.deploymentId}; wait for it (GET /v1/deployments/${existing.deploymentId})`,
+      { deploymentId: existing.deploymentId },
+      'DEPLOYMENT_IN_PROGRESS',
+    );
+  }
+  const deployment = newDeployment(deps, {
+    kind: 'route',
+    project: key.project,
+    model: key.model,
+    environment: key.environment,
+    request: { rule: body.rule },
+  });
+  const now = deployment.createdAt;
+  const pending: ModelEndpoint = existing
+    ? { ...existing, status: 'pending', deploymentId: deployment.id, updatedAt: now, revision: existing.revision + 1 }
+    : {
+        ...key,
+        url: modelEndpointUrl(env, key),
+        status: 'pending',
+        rule: null,
+        deploymentId: deployment.id,
+        createdAt: now,
+        updatedAt: now,
+        revision: 1,
+      };
+  await deps.deployments.put(deployment, 'absent');
+  try {
+    await deps.modelEndpoints.put(pending, existing ? existing.revision : 'absent');
+  } catch (e) {
+    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
+    if (e instanceof ConflictError) {
+      throw new ConflictError(
+        `the model endpoint ${key.project}/${key.model} in "${key.environment}" changed while this request ran; retry`,
+        undefined,
+        'CONCURRENT_CHANGE',
+      );
+    }
+    throw e;
+  }
+  await startWorkflow(deps, deployment, async () => {
+    await deps.modelEndpoints.put(
+      existing ? { ...existing, revision: pending.revision + 1 } : { ...pending, status: 'failed', revision: 2 },
+      pending.revision,
+    );
+  });
+  return deployment;
+}
+
+export async function getModelEndpoint(deps: Pick<Deps, 'modelEndpoints'>, key: ModelEndpointKey) {
+  const me = await deps.modelEndpoints.get(key);
+  if (!me) {
+    throw new NotFoundError(
+      `model ${key.project}/${key.model} has no model endpoint in environment "${key.environment}"; create one with PUT`,
+      { ...key },
+    );
+  }
+  return me;
+}
+
+export async function listModelEndpoints(
+  deps: Pick<Deps, 'models' | 'modelEndpoints'>,
+  key: ModelKey,
+  query: ListQuery,
+): Promise<Page<ModelEndpoint>> {
+  await getModel(deps, key);
+  return deps.modelEndpoints.listForModel(key, query);
+}

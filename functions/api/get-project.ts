@@ -1,0 +1,12 @@
+import { projectPath } from '../../core/schemas/index.js';
+import { getProject } from '../../core/use-cases/catalog.js';
+import { defineRoute, httpHandler } from '../shared/http-handler.js';
+
+export const route = defineRoute({
+  method: 'GET',
+  path: '/v1/projects/{project}',
+  summary: 'Get a project',
+  params: projectPath,
+  main: ({ deps, params }) => getProject(deps, params),
+});
+export const handler = httpHandler(route);

@@ -1,0 +1,12 @@
+import { endpointPath } from '../../core/schemas/index.js';
+import { getEndpoint } from '../../core/use-cases/endpoints.js';
+import { defineRoute, httpHandler } from '../shared/http-handler.js';
+
+export const route = defineRoute({
+  method: 'GET',
+  path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints/{environment}',
+  summary: 'Get a version endpoint',
+  params: endpointPath,
+  main: ({ deps, params }) => getEndpoint(deps, params),
+});
+export const handler = httpHandler(route);

@@ -1,0 +1,13 @@
+import { listQuery, versionPath } from '../../core/schemas/index.js';
+import { listEndpoints } from '../../core/use-cases/endpoints.js';
+import { defineRoute, httpHandler } from '../shared/http-handler.js';
+
+export const route = defineRoute({
+  method: 'GET',
+  path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints',
+  summary: 'List the endpoints of a version (one per environment)',
+  params: versionPath,
+  query: listQuery,
+  main: ({ deps, params, query }) => listEndpoints(deps, params, query),
+});
+export const handler = httpHandler(route);

@@ -1,0 +1,71 @@
+/**
+ * Composition root of every function: builds the adapters once per runtime (module scope, reused across
+ * invocations) from the environment contract in env.ts. The local platform runs the same handlers in one process
+ * and supplies the two parts that have no AWS form there (the workflow runner and the process cluster) through
+ * `provideLocal`.
+ */
+import { dynamoRepositories } from '../../adapters/dynamodb/repositories.js';
+import { documentClient } from '../../adapters/dynamodb/table.js';
+import { S3ArtifactStore, s3Client } from '../../adapters/s3/artifact-store.js';
+import { StepFunctionsWorkflows, sfnClient } from '../../adapters/sfn/workflow.js';
+import { systemClock, ulidIds } from '../../adapters/system.js';
+import { Environments } from '../../core/environments.js';
+import { DependencyError } from '../../core/errors.js';
+import type { ClusterGateway, ClusterGateways, Deps, WorkflowName, WorkflowPort } from '../../core/ports.js';
+import { readEnv, STATE_MACHINE_ENV } from './env.js';
+
+export interface LocalProviders {
+  workflows: WorkflowPort;
+  /** The cluster of each environment whose cluster kind is `local`. */
+  localCluster: (environment: string) => ClusterGateway;
+}
+
+let local: LocalProviders | undefined;
+let deps: Deps | undefined;
+
+/** Called by the local platform before the first request. */
+export function provideLocal(providers: LocalProviders): void {
+  local = providers;
+  deps = undefined;
+}
+
+/** Maps each environment to its cluster adapter by the cluster kind declared in the environments config. */
+class ClusterRegistry implements ClusterGateways {
+  constructor(private readonly environments: Environments) {}
+  forEnvironment(name: string): ClusterGateway {
+    const env = this.environments.get(name);
+    if (env.cluster.kind === 'local') {
+      if (!local) {
+        throw new DependencyError(`environment "${name}" is a local cluster, which only the local platform can run`);
+      }
+      return local.localCluster(name);
+    }
+    throw new DependencyError(
+      `environment "${name}" maps to EKS cluster "${env.cluster.eksClusterName}", but this build has no EKS adapter yet`,
+    );
+  }
+}
+
+function build(): Deps {
+  const env = readEnv();
+  const environments = new Environments(JSON.parse(env.MERLIN_ENVIRONMENTS));
+  const db = documentClient({ region: env.AWS_REGION });
+  const s3 = s3Client({ region: env.AWS_REGION, forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
+  const arns = Object.fromEntries(
+    Object.entries(STATE_MACHINE_ENV).map(([workflow, name]) => [workflow, env[name]]),
+  ) as Record<WorkflowName, string>;
+  return {
+    ...dynamoRepositories(db, env.TABLE_NAME),
+    artifacts: new S3ArtifactStore(s3, env.ARTIFACT_BUCKET),
+    workflows: local?.workflows ?? new StepFunctionsWorkflows(sfnClient(), arns),
+    clusters: new ClusterRegistry(environments),
+    environments,
+    clock: systemClock,
+    ids: ulidIds,
+  };
+}
+
+export function getDeps(): Deps {
+  deps ??= build();
+  return deps;
+}

@@ -1,0 +1,146 @@
+/**
+ * The one factory behind every API handler: fixed middy stack, zod parsing of path/query/body, one error mapping.
+ * A route file is `defineRoute({...})` + `export const handler = httpHandler(route)`.
+ */
+import middy from '@middy/core';
+import httpCors from '@middy/http-cors';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { ValidationError } from '../../core/errors.js';
+import type { Deps } from '../../core/ports.js';
+import { parseOrThrow } from '../../core/validation.js';
+import type { HttpMethod } from '../api/routes.js';
+import { getDeps } from './container.js';
+import { errorResponse, HttpError } from './http-errors.js';
+
+type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteInput<P, Q, B> {
+  params: Infer<P>;
+  query: Infer<Q>;
+  body: Infer<B>;
+  /** The parsed JSON body when the route validates it itself (no `body` schema). */
+  rawBody: unknown;
+  headers: Record<string, string | undefined>;
+  deps: Deps;
+}
+
+const RESPONSE = Symbol('http-response');
+
+/** A handler may answer with a plain body (status from the route) or set status/headers itself with `respond`. */
+export interface HttpResult {
+  [RESPONSE]: true;
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export const respond = (status: number, body?: unknown, headers: Record<string, string> = {}): HttpResult => ({
+  [RESPONSE]: true,
+  status,
+  body,
+  headers,
+});
+
+export interface RouteSpec<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+> {
+  method: HttpMethod;
+  path: string;
+  summary: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** An absent body is read as `{}` (all fields optional). */
+  bodyOptional?: boolean;
+  /** Status of a plain result (default 200). */
+  status?: number;
+  main: (input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
+}
+
+export const defineRoute = <
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(
+  spec: RouteSpec<P, Q, B>,
+) => spec;
+
+const isHttpResult = (r: unknown): r is HttpResult => typeof r === 'object' && r !== null && RESPONSE in r;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+function parseBody(event: APIGatewayProxyEventV2): unknown {
+  if (event.body === undefined || event.body === null || event.body === '') return undefined;
+  const type = event.headers?.['content-type'];
+  if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new HttpError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `send the body as JSON with content-type: application/json (got ${type})`,
+    );
+  }
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
+    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(`request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** ETag of an entity: its revision (DESIGN §4 write safety). */
+const etagOf = (body: unknown): Record<string, string> =>
+  typeof body === 'object' && body !== null && typeof (body as { revision?: unknown }).revision === 'number'
+    ? { etag: `"${(body as { revision: number }).revision}"` }
+    : {};
+
+export function httpHandler<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+>(route: RouteSpec<P, Q, B>) {
+  const run = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const params = route.params ? parseOrThrow(route.params, event.pathParameters ?? {}, 'path') : undefined;
+    const query = route.query ? parseOrThrow(route.query, event.queryStringParameters ?? {}, 'query') : undefined;
+    const raw = parseBody(event);
+    let body: unknown;
+    if (route.body) {
+      if (raw === undefined && !route.bodyOptional) throw new ValidationError('a JSON request body is required');
+      body = parseOrThrow(route.body, raw ?? {}, 'body');
+    }
+    const result = await route.main({
+      params: params as Infer<P>,
+      query: query as Infer<Q>,
+      body: body as Infer<B>,
+      rawBody: raw,
+      headers: event.headers ?? {},
+      deps: getDeps(),
+    });
+    const {
+      status,
+      body: out,
+      headers,
+    } = isHttpResult(result) ? result : { status: route.status ?? 200, body: result, headers: {} };
+    return {
+      statusCode: status,
+      headers: { 'content-type': 'application/json', ...etagOf(out), ...headers },
+      ...(out !== undefined && { body: JSON.stringify(out) }),
+    };
+  };
+
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
+    .use(httpHeaderNormalizer())
+    .use(httpCors({ origins: ['*'], exposeHeaders: 'etag,location' }))
+    .use({
+      onError: async (request) => {
+        request.response = errorResponse(request.error, request.event?.requestContext?.requestId);
+      },
+    })
+    .handler(run);
+}

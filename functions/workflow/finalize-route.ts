@@ -1,0 +1,5 @@
+import { finalizeRoute } from '../../core/use-cases/workflows.js';
+import { workflowHandler } from '../shared/workflow-handler.js';
+import { idInput } from './inputs.js';
+
+export const handler = workflowHandler(idInput, finalizeRoute);

@@ -1,0 +1,5 @@
+import { removeRevision } from '../../core/use-cases/workflows.js';
+import { workflowHandler } from '../shared/workflow-handler.js';
+import { idInput } from './inputs.js';
+
+export const handler = workflowHandler(idInput, removeRevision);
