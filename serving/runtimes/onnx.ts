@@ -1,0 +1,111 @@
+/** The onnx runtime: onnxruntime-node on the CPU. Platform `onnx_onnxv1`. */
+import * as ort from 'onnxruntime-node';
+import { errorMessage } from '../log.js';
+import type { Datatype, Tensor, TensorMetadata } from '../tensors.js';
+import { ModelLoadError, type Runtime, type RuntimeOptions } from './runtime.js';
+
+export interface OnnxOptions extends RuntimeOptions {
+  readonly intraOpNumThreads?: number | undefined;
+  readonly interOpNumThreads?: number | undefined;
+  /** onnxruntime's own stderr logging, 0 (verbose) … 4 (fatal). */
+  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+const FROM_ORT: Partial<Record<ort.Tensor.Type, Datatype>> = {
+  bool: 'BOOL',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  float16: 'FP16',
+  float32: 'FP32',
+  float64: 'FP64',
+  string: 'BYTES',
+};
+
+const TO_ORT: Record<Datatype, ort.Tensor.Type> = {
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  FP16: 'float16',
+  FP32: 'float32',
+  FP64: 'float64',
+  BYTES: 'string',
+};
+
+function toMetadata(kind: 'input' | 'output', m: ort.InferenceSession.ValueMetadata): TensorMetadata {
+  if (!m.isTensor) {
+    throw new ModelLoadError(`${kind} '${m.name}' is not a tensor (sequences and maps are not supported)`);
+  }
+  const datatype = FROM_ORT[m.type];
+  if (!datatype) throw new ModelLoadError(`${kind} '${m.name}' has element type ${m.type}, which is not supported`);
+  // Symbolic ('N') and unknown ('') dimensions are variable: -1 in OIP metadata.
+  const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+  return { name: m.name, datatype, shape };
+}
+
+export class OnnxRuntime implements Runtime {
+  readonly platform = 'onnx_onnxv1';
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputs: readonly TensorMetadata[],
+    readonly outputs: readonly TensorMetadata[],
+  ) {}
+
+  static async load(options: OnnxOptions): Promise<OnnxRuntime> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: ['cpu'],
+      logSeverityLevel: options.logSeverityLevel ?? 4,
+    };
+    if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
+    if (options.interOpNumThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpNumThreads;
+    let session: ort.InferenceSession;
+    try {
+      // From the path (not bytes), so external data files are found next to the model.
+      session = await ort.InferenceSession.create(options.modelPath, sessionOptions);
+    } catch (err) {
+      throw new ModelLoadError(`onnxruntime: ${errorMessage(err)}`);
+    }
+    try {
+      const inputs = session.inputMetadata.map((m) => toMetadata('input', m));
+      const outputs = session.outputMetadata.map((m) => toMetadata('output', m));
+      return new OnnxRuntime(session, inputs, outputs);
+    } catch (err) {
+      await session.release().catch(() => undefined);
+      throw err instanceof ModelLoadError ? err : new ModelLoadError(`onnxruntime: ${errorMessage(err)}`);
+    }
+  }
+
+  async infer(inputs: ReadonlyMap<string, Tensor>, outputs?: readonly string[]): Promise<Map<string, Tensor>> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of inputs) {
+      feeds[name] = new ort.Tensor(TO_ORT[t.datatype], t.data as ort.Tensor.DataType, t.shape);
+    }
+    const results = outputs ? await this.session.run(feeds, outputs) : await this.session.run(feeds);
+    const names = outputs ?? this.session.outputNames;
+    const out = new Map<string, Tensor>();
+    for (const name of names) {
+      const value = results[name];
+      if (!value) throw new Error(`onnxruntime returned no output '${name}'`);
+      const datatype = FROM_ORT[value.type];
+      if (!datatype) throw new Error(`output '${name}' has element type ${value.type}, which is not supported`);
+      out.set(name, { datatype, shape: value.dims, data: value.data as Tensor['data'] });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

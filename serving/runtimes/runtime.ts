@@ -1,0 +1,35 @@
+/**
+ * The contract between the protocol layer and a model runtime (onnx now; xgboost and function later).
+ * The protocols validate requests against `inputs` before calling `infer`, so a runtime receives exactly one tensor
+ * per declared input, with the declared datatype and a shape that fits.
+ */
+import type { Tensor, TensorMetadata } from '../tensors.js';
+
+export interface Runtime {
+  /** OIP platform string, `<framework>_<format>`, e.g. `onnx_onnxv1`. */
+  readonly platform: string;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+  /**
+   * Runs the model. `outputs` names the outputs wanted, in the order wanted (all, in `this.outputs` order, when
+   * omitted). Throws on runtime failures; the server answers those with 500.
+   */
+  infer(inputs: ReadonlyMap<string, Tensor>, outputs?: readonly string[]): Promise<Map<string, Tensor>>;
+  /** Releases native resources. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Absolute path of the model file (inside `artifactDir`). */
+  readonly modelPath: string;
+  /** Absolute path of the artifact root (external data files, function modules' siblings, ...). */
+  readonly artifactDir: string;
+}
+
+/**
+ * The model cannot be loaded. The message is precise and user-facing; the server logs it as
+ * `model failed to load: <message>` and the platform shows it as the deployment's failure reason.
+ */
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+}

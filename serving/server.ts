@@ -1,0 +1,334 @@
+/**
+ * The HTTP front of the model server: both protocols on one port (node:http, no framework).
+ *
+ * KServe V1:  GET /   GET /v1/models   GET /v1/models/{m}   POST /v1/models/{m}:predict
+ * OIP V2:     GET /v2/health/live|ready   GET /v2   GET /v2/models/{m}[/versions/{v}][/ready]
+ *             POST /v2/models/{m}[/versions/{v}]/infer
+ * Other:      GET /metrics (Prometheus)
+ *
+ * Every response carries `x-model-version`. Errors are `{"error": "<message>"}`: 400 bad input, 404 unknown model,
+ * version or route, 405 wrong method (with `allow`), 413 body too large, 500 inference failure, 501 not
+ * implemented, 503 not ready.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { BadRequestError, HttpError, InferenceError, NotFoundError, NotReadyError } from './errors.js';
+import { errorMessage, type Logger } from './log.js';
+import type { Metrics, Protocol } from './metrics.js';
+import type { ServedModel } from './protocols/common.js';
+import * as v1 from './protocols/v1.js';
+import * as v2 from './protocols/v2.js';
+import type { Runtime } from './runtimes/runtime.js';
+import type { Tensor } from './tensors.js';
+
+export interface ModelServerOptions {
+  readonly model: ServedModel;
+  /** Request bodies above this many bytes are answered with 413. */
+  readonly maxBodyBytes: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+export interface ModelServer {
+  readonly server: http.Server;
+  /** Starts listening; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number>;
+  /** Stops accepting connections and waits for in-flight requests, at most `graceMs`; then closes the rest. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Bodies beyond the limit are read and discarded (so the client sees the 413) up to this much; then the socket closes. */
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+
+type Res = http.ServerResponse;
+
+export function createModelServer(options: ModelServerOptions): ModelServer {
+  const { model, maxBodyBytes, logger, metrics } = options;
+  let draining = false;
+
+  const baseHeaders = (): http.OutgoingHttpHeaders =>
+    draining ? { 'x-model-version': model.version, connection: 'close' } : { 'x-model-version': model.version };
+
+  const sendJson = (res: Res, protocol: Protocol, status: number, body: unknown, extra?: http.OutgoingHttpHeaders) => {
+    const text = JSON.stringify(body);
+    const headers = baseHeaders();
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = Buffer.byteLength(text);
+    res.writeHead(status, extra ? { ...headers, ...extra } : headers);
+    res.end(text);
+    metrics.request(protocol, status);
+  };
+
+  const sendEmpty = (res: Res, protocol: Protocol, status: number) => {
+    const headers = baseHeaders();
+    headers['content-length'] = 0;
+    res.writeHead(status, headers);
+    res.end();
+    metrics.request(protocol, status);
+  };
+
+  const sendError = (res: Res, protocol: Protocol, err: unknown) => {
+    if (res.headersSent || res.destroyed) return;
+    if (err instanceof HttpError) {
+      sendJson(res, protocol, err.status, { error: err.message }, err.headers);
+      return;
+    }
+    logger.error('request failed', { error: errorMessage(err) });
+    sendJson(res, protocol, 500, { error: `internal error: ${errorMessage(err)}` });
+  };
+
+  // ---- model checks ----
+
+  const checkModel = (name: string): void => {
+    if (name !== model.name) throw new NotFoundError(`model '${name}' not found (this server serves '${model.name}')`);
+  };
+  const checkVersion = (encodedVersion: string | undefined): void => {
+    if (encodedVersion === undefined) return;
+    const version = decode(encodedVersion);
+    if (version !== model.version) {
+      throw new NotFoundError(
+        `model '${model.name}' has no version '${version}' (this server serves version '${model.version}')`,
+      );
+    }
+  };
+  const loaded = (): Runtime => {
+    if (!model.runtime) throw new NotReadyError(`model '${model.name}' is not loaded yet`);
+    return model.runtime;
+  };
+  const ready = (): Runtime => {
+    if (!model.ready || !model.runtime) throw new NotReadyError(`model '${model.name}' is not ready`);
+    return model.runtime;
+  };
+
+  const infer = async (runtime: Runtime, inputs: Map<string, Tensor>, outputs?: string[]) => {
+    const start = performance.now();
+    let result: Map<string, Tensor>;
+    try {
+      result = await runtime.infer(inputs, outputs);
+    } catch (err) {
+      logger.error('inference failed', { error: errorMessage(err) });
+      throw new InferenceError(`inference failed: ${errorMessage(err)}`);
+    }
+    metrics.inference((performance.now() - start) / 1000);
+    return result;
+  };
+
+  // ---- routes ----
+
+  const v1Predict = async (req: http.IncomingMessage, res: Res) => {
+    const runtime = ready();
+    const body = await readJson(req, maxBodyBytes);
+    const inputs = v1.parsePredictRequest(body, runtime);
+    const outputs = await infer(runtime, inputs);
+    sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
+  };
+
+  const v2Infer = async (req: http.IncomingMessage, res: Res) => {
+    const runtime = ready();
+    const body = await readJson(req, maxBodyBytes);
+    const request = v2.parseInferRequest(body, runtime);
+    const outputs = await infer(runtime, request.inputs, request.outputs);
+    sendJson(res, 'v2', 200, v2.inferResponse(model.name, model.version, request.id, outputs));
+  };
+
+  const routeV1 = (method: string, seg: string[], req: http.IncomingMessage, res: Res): Promise<void> | void => {
+    // seg: ['', 'v1', 'models', ...]
+    if (seg[2] !== 'models' || seg.length > 4) throw notFoundRoute(req);
+    if (seg.length === 3) {
+      allow(method, 'GET');
+      return sendJson(res, 'v1', 200, { models: [model.name] });
+    }
+    const last = decode(seg[3] as string);
+    const colon = last.lastIndexOf(':');
+    if (colon === -1) {
+      allow(method, 'GET');
+      checkModel(last);
+      const isReady = model.ready;
+      return sendJson(res, 'v1', isReady ? 200 : 503, { name: model.name, ready: isReady });
+    }
+    const verb = last.slice(colon + 1);
+    if (verb !== 'predict' && verb !== 'explain') throw notFoundRoute(req);
+    allow(method, 'POST');
+    checkModel(last.slice(0, colon));
+    if (verb === 'explain') throw new HttpError(501, 'explain is not implemented by this server');
+    return v1Predict(req, res);
+  };
+
+  const routeV2 = (method: string, seg: string[], req: http.IncomingMessage, res: Res): Promise<void> | void => {
+    // seg: ['', 'v2', ...]
+    if (seg.length === 2) {
+      allow(method, 'GET');
+      return sendJson(res, 'v2', 200, v2.serverMetadata());
+    }
+    if (seg[2] === 'health' && seg.length === 4 && (seg[3] === 'live' || seg[3] === 'ready')) {
+      allow(method, 'GET');
+      if (seg[3] === 'live') return sendEmpty(res, 'v2', 200);
+      ready();
+      return sendEmpty(res, 'v2', 200);
+    }
+    if (seg[2] !== 'models' || seg.length < 4) throw notFoundRoute(req);
+    // /v2/models/{m} [/versions/{v}] [/ready|/infer]
+    let rest = 4;
+    let version: string | undefined;
+    if (seg[4] === 'versions') {
+      if (seg.length < 6) throw notFoundRoute(req);
+      version = seg[5];
+      rest = 6;
+    }
+    const action = seg[rest];
+    if (seg.length > rest + 1 || (action !== undefined && action !== 'ready' && action !== 'infer')) {
+      throw notFoundRoute(req);
+    }
+    allow(method, action === 'infer' ? 'POST' : 'GET');
+    checkModel(decode(seg[3] as string));
+    checkVersion(version);
+    if (action === 'infer') return v2Infer(req, res);
+    if (action === 'ready') {
+      ready();
+      return sendEmpty(res, 'v2', 200);
+    }
+    return sendJson(res, 'v2', 200, v2.modelMetadata(model.name, model.version, loaded()));
+  };
+
+  const route = (req: http.IncomingMessage, res: Res, protocolOut: { p: Protocol }): Promise<void> | void => {
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const seg = pathOf(req.url).split('/');
+    if (seg[1] === 'v2') {
+      protocolOut.p = 'v2';
+      return routeV2(method, seg, req, res);
+    }
+    if (seg[1] === 'v1') {
+      protocolOut.p = 'v1';
+      return routeV1(method, seg, req, res);
+    }
+    if (seg.length === 2 && seg[1] === '') {
+      protocolOut.p = 'v1';
+      allow(method, 'GET');
+      return sendJson(res, 'v1', 200, { status: 'alive' });
+    }
+    if (seg.length === 2 && seg[1] === 'metrics') {
+      allow(method, 'GET');
+      const text = metrics.render();
+      const headers = baseHeaders();
+      headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8';
+      headers['content-length'] = Buffer.byteLength(text);
+      res.writeHead(200, headers);
+      res.end(text);
+      return;
+    }
+    throw notFoundRoute(req);
+  };
+
+  const server = http.createServer((req, res) => {
+    const protocol: { p: Protocol } = { p: 'other' };
+    try {
+      const pending = route(req, res, protocol);
+      if (pending) pending.catch((err: unknown) => sendError(res, protocol.p, err));
+    } catch (err) {
+      sendError(res, protocol.p, err);
+    }
+  });
+  // Requests may stay idle between keep-alive uses; keep node's defaults for timeouts.
+
+  return {
+    server,
+    listen: (port, host) =>
+      new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      }),
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        draining = true;
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          finish();
+        }, graceMs);
+        if (!server.listening) return finish();
+        server.close(() => finish());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  let p = q === -1 ? url : url.slice(0, q);
+  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  return p;
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequestError(`malformed URL path segment '${segment}'`);
+  }
+}
+
+function allow(method: string, allowed: 'GET' | 'POST'): void {
+  if (method !== allowed) {
+    throw new HttpError(405, `method ${method} is not allowed here (allowed: ${allowed})`, {
+      allow: allowed === 'GET' ? 'GET, HEAD' : 'POST',
+    });
+  }
+}
+
+function notFoundRoute(req: http.IncomingMessage): NotFoundError {
+  return new NotFoundError(`no route for ${req.method} ${pathOf(req.url)}`);
+}
+
+/** Reads and parses a JSON body of at most `max` bytes (413 beyond, 400 when malformed). */
+function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = () =>
+      new HttpError(413, `request body exceeds the limit of ${max} bytes`, { connection: 'close' });
+    const declared = Number(req.headers['content-length']);
+    if (declared > max + MAX_DISCARD_BYTES) {
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = declared > max;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (over) {
+        if (size > max + MAX_DISCARD_BYTES) {
+          req.removeAllListeners('data');
+          reject(tooLarge());
+        }
+        return;
+      }
+      if (size > max) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (over) return reject(tooLarge());
+      if (size === 0) return reject(new BadRequestError('request body is empty; expected JSON'));
+      const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      try {
+        resolve(JSON.parse(buf.toString('utf8')));
+      } catch (err) {
+        reject(new BadRequestError(`malformed JSON in request body: ${errorMessage(err)}`));
+      }
+    });
+    req.on('error', reject);
+  });
+}
