@@ -124,17 +124,20 @@ describe('ProcessCluster', () => {
 
   it('reports a crash after ready as unexpected and stops routing to it', async () => {
     const cluster = newCluster();
-    const spec = revisionSpec('iris-1-r1', { FAKE_CRASH_AFTER_READY: 'out of memory', FAKE_CRASH_DELAY_MS: '300' });
+    const spec = revisionSpec('iris-1-r1');
     await cluster.applyRevision(spec);
     await cluster.routeVersion({ project: 'proj', model: 'iris', version: 1 }, spec);
     expect(await settle(cluster, spec)).toEqual({ state: 'ready' });
-    expect(cluster.resolveVersion('proj', 'iris', 1)).toBeDefined();
-    let status = await cluster.revisionStatus(spec);
-    for (let i = 0; status.state === 'ready' && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      status = await cluster.revisionStatus(spec);
-    }
-    expect(status).toEqual({ state: 'failed', reason: 'model server exited unexpectedly with code 3: out of memory' });
+    const target = cluster.resolveVersion('proj', 'iris', 1);
+    expect(target).toBeDefined();
+    await fetch(`http://127.0.0.1:${target?.port}/__crash?code=3`, { method: 'POST', body: 'out of memory' }).catch(
+      () => undefined,
+    );
+    await eventually(async () => (await cluster.revisionStatus(spec)).state !== 'ready');
+    expect(await cluster.revisionStatus(spec)).toEqual({
+      state: 'failed',
+      reason: 'model server exited unexpectedly with code 3: out of memory',
+    });
     expect(cluster.resolveVersion('proj', 'iris', 1)).toBeUndefined();
   });
 
