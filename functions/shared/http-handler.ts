@@ -75,21 +75,22 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 function parseBody(event: APIGatewayProxyEventV2): unknown {
   if (event.body === undefined || event.body === null || event.body === '') return undefined;
-  const type = event.headers?.['content-type'];
-  if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new HttpError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      `send the body as JSON with content-type: application/json (got ${type})`,
-    );
-  }
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${MAX_BODY_BYTES} bytes`);
   }
   try {
+    // JSON is accepted whatever the content-type says (curl -d sends form-urlencoded by default).
     return JSON.parse(text);
   } catch (e) {
+    const type = event.headers?.['content-type'];
+    if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
+      throw new HttpError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `send the body as JSON with content-type: application/json (got ${type})`,
+      );
+    }
     throw new ValidationError(`request body is not valid JSON: ${(e as Error).message}`);
   }
 }
