@@ -65,6 +65,11 @@ function build(): Deps {
   };
 }
 
+/** Tests run handlers against in-memory fakes: `useDeps(fakes)` before, `useDeps(undefined)` after. */
+export function useDeps(replacement: Deps | undefined): void {
+  deps = replacement;
+}
+
 export function getDeps(): Deps {
   deps ??= build();
   return deps;
