@@ -21,10 +21,10 @@ interface CompiledRoute extends RouteEntry {
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-export async function loadRoutes(): Promise<CompiledRoute[]> {
+export async function loadRoutes(load: (entry: string) => Promise<unknown>): Promise<CompiledRoute[]> {
   return Promise.all(
     API_ROUTES.map(async (r) => {
-      const mod = (await import(`../functions/api/${r.entry}.js`)) as { handler: LambdaHandler };
+      const mod = (await load(r.entry)) as { handler: LambdaHandler };
       const segments = r.path
         .split('/')
         .slice(1)

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { ProcessCluster } from '../adapters/local/process-cluster.js';
 import { type LocalTask, LocalWorkflowRunner } from '../adapters/local/workflow-runner.js';
@@ -21,6 +21,7 @@ import { createRouter } from '../serving/router.js';
 import { createApiGateway, loadRoutes } from './api-gateway.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from './emulators.js';
 import { type RecoveryReport, recoverEnvironment } from './recovery.js';
+import { markCrashedRevision } from './watch.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const TABLE_NAME = 'merlin';
@@ -61,6 +62,13 @@ function readConfig(path: string | undefined): EnvironmentConfig[] {
   return envs as EnvironmentConfig[];
 }
 
+/**
+ * Imports a handler module by its table entry. A computed file URL (not a template literal) so that tsx, vitest and
+ * Node resolve the same TypeScript source file.
+ */
+export const importSource = (...segments: string[]): Promise<unknown> =>
+  import(pathToFileURL(`${join(ROOT, ...segments)}.ts`).href);
+
 const lambdaContext = (name: string): Context =>
   ({
     functionName: name,
@@ -72,7 +80,7 @@ const lambdaContext = (name: string): Context =>
 async function loadWorkflowTasks(): Promise<Record<string, LocalTask>> {
   const entries = await Promise.all(
     Object.entries(WORKFLOW_TASKS).map(async ([key, entry]) => {
-      const mod = (await import(`../functions/workflow/${entry}.js`)) as {
+      const mod = (await importSource('functions', 'workflow', entry)) as {
         handler: (event: unknown, ctx: Context) => Promise<unknown>;
       };
       const task: LocalTask = (input) => mod.handler(input, lambdaContext(`merlin-local-${key}`));
@@ -139,7 +147,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         },
         onEvent: (e) => {
           if (e.type === 'ready') log(`revision ${e.revision} ready on port ${e.port}`);
-          if (e.type === 'failed') log(`revision ${e.revision} failed: ${e.reason}`);
+          if (e.type === 'failed') {
+            log(`revision ${e.revision} failed: ${e.reason}`);
+            markCrashedRevision(getDeps(), env.name, e.revision, e.reason).catch((err) =>
+              log(`could not record the failure of ${e.revision}: ${(err as Error).message}`),
+            );
+          }
         },
       }),
     );
@@ -167,7 +180,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     },
   });
 
-  const api = createApiGateway(await loadRoutes());
+  const api = createApiGateway(await loadRoutes((entry) => importSource('functions', 'api', entry)));
   const routers = [...clusters].map(([name, cluster]) => ({
     prefix: prefixes.get(name)!,
     route: createRouter(cluster),
