@@ -112,7 +112,9 @@ describe('e2e: the local platform over HTTP', () => {
     expect(v1.headers.get('x-model-version')).toBe(String(version));
     v1.body.predictions.forEach((pred: { probabilities: number[]; label: number }, i: number) => {
       expect(pred.label).toBe(reference.labels[i]);
-      pred.probabilities.forEach((x, j) => expect(Math.abs(x - reference.probabilities[i]![j]!)).toBeLessThan(1e-5));
+      for (const [j, x] of pred.probabilities.entries()) {
+        expect(Math.abs(x - reference.probabilities[i]![j]!)).toBeLessThan(1e-5);
+      }
     });
 
     const v2 = await http('POST', `${ve.body.url}/v2/models/iris/infer`, {
@@ -123,9 +125,9 @@ describe('e2e: the local platform over HTTP', () => {
     expect(v2.body).toMatchObject({ id: 'req-1', model_name: 'iris', model_version: String(version) });
     const probs = v2.body.outputs.find((o: { name: string }) => o.name === 'probabilities');
     expect(probs.shape).toEqual([2, 3]);
-    probs.data.forEach((x: number, k: number) =>
-      expect(Math.abs(x - reference.probabilities[Math.floor(k / 3)]![k % 3]!)).toBeLessThan(1e-5),
-    );
+    for (const [k, x] of (probs.data as number[]).entries()) {
+      expect(Math.abs(x - reference.probabilities[Math.floor(k / 3)]![k % 3]!)).toBeLessThan(1e-5);
+    }
   });
 
   describe('bad input gets a precise 4xx and loses nothing', () => {

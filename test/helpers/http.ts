@@ -1,3 +1,4 @@
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers and assert on their shape
 export interface Reply<T = any> {
   status: number;
   body: T;
@@ -5,6 +6,7 @@ export interface Reply<T = any> {
 }
 
 /** JSON over HTTP without any client library: what a user's script does. */
+// biome-ignore lint/suspicious/noExplicitAny: as above
 export async function http<T = any>(
   method: string,
   url: string,
