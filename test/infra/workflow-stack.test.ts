@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowName } from '../../core/ports.js';
+import { STATE_MACHINE_FILES, WORKFLOW_TASKS, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
+import { buildApp, type MerlinApp } from '../../infra/build-app.js';
+import { REPO_ROOT } from '../../infra/config.js';
+import { expectMerlinDefaults } from './function-assertions.js';
+import {
+  actionsOf,
+  logicalId,
+  resource,
+  resources,
+  resourcesOf,
+  roleIdOf,
+  roleStatements,
+  substitute,
+  variablesOf,
+} from './template-helpers.js';
+
+const WORKFLOWS = Object.entries(STATE_MACHINE_FILES) as [WorkflowName, string][];
+const TASKS = Object.keys(WORKFLOW_TASKS) as WorkflowTaskKey[];
+
+const aslText = (file: string): string => readFileSync(path.join(REPO_ROOT, 'statemachines', file), 'utf8');
+const tasksNamedIn = (file: string): WorkflowTaskKey[] => [
+  ...new Set([...aslText(file).matchAll(/\$\{([A-Za-z]+)FunctionArn\}/g)].map((m) => m[1] as WorkflowTaskKey)),
+];
+
+describe('WorkflowStack', () => {
+  let built: MerlinApp;
+  let template: Template;
+  beforeAll(() => {
+    built = buildApp({ stage: 'dev', bundle: false });
+    template = Template.fromStack(built.workflow);
+  });
+
+  const machineOf = (workflow: WorkflowName) => {
+    const id = logicalId(built.workflow.stateMachines[workflow]);
+    return { id, props: resource(template, id).Properties };
+  };
+
+  describe('task functions', () => {
+    it('should build one function per WORKFLOW_TASKS key from functions/workflow/<entry>.ts', () => {
+      template.resourceCountIs('AWS::Lambda::Function', TASKS.length);
+      for (const [key, entry] of Object.entries(WORKFLOW_TASKS)) {
+        const fn = built.workflow.functions[key as WorkflowTaskKey];
+        expect(fn.entry).toBe(path.join(REPO_ROOT, 'functions/workflow', `${entry}.ts`));
+        expect(resource(template, logicalId(fn)).Properties.Description).toContain(key);
+      }
+    });
+
+    it('should give every function the Merlin defaults (Node 22, arm64, X-Ray, logs, contract variables)', () => {
+      for (const key of TASKS) {
+        expectMerlinDefaults(template, built.workflow.functions[key], key === 'CheckRevision' ? 60 : 30);
+      }
+    });
+
+    it('should name each state machine by its fixed ARN without referencing it (no cycle)', () => {
+      const variables = variablesOf(template, built.workflow.functions.PrepareDeployment);
+      expect(JSON.stringify(variables.DEPLOY_VERSION_STATE_MACHINE_ARN)).toContain(
+        ':stateMachine:Merlin-dev-deploy-version',
+      );
+      expect(JSON.stringify(variables.UNDEPLOY_VERSION_STATE_MACHINE_ARN)).toContain(
+        ':stateMachine:Merlin-dev-undeploy-version',
+      );
+      expect(JSON.stringify(variables.UPDATE_ROUTE_STATE_MACHINE_ARN)).toContain(
+        ':stateMachine:Merlin-dev-update-route',
+      );
+      for (const workflow of WORKFLOWS.map(([w]) => w)) {
+        expect(machineOf(workflow).props.StateMachineName).toBe(`Merlin-dev-${workflow}`);
+      }
+    });
+
+    it('should let task functions read and write the table, and start no executions', () => {
+      for (const key of TASKS) {
+        const fn = resource(template, logicalId(built.workflow.functions[key]));
+        const statements = roleStatements(template, roleIdOf(fn.Properties.Role));
+        const actions = statements.flatMap(actionsOf);
+        expect(actions, key).toEqual(
+          expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']),
+        );
+        expect(
+          actions.filter((a) => a.startsWith('states:') || a.startsWith('s3:') || a === '*'),
+          key,
+        ).toEqual([]);
+      }
+    });
+  });
+
+  describe.each(WORKFLOWS)('state machine %s', (workflow, file) => {
+    it('should be a STANDARD state machine whose inlined definition is the ASL file', () => {
+      const { props } = machineOf(workflow);
+      expect(props.StateMachineType).toBe('STANDARD');
+      expect(typeof props.DefinitionString).toBe('string');
+      expect(props.DefinitionS3Location).toBeUndefined();
+      expect(JSON.parse(props.DefinitionString as string)).toEqual(JSON.parse(aslText(file)));
+    });
+
+    it('should substitute every placeholder with the ARN of the task function it names', () => {
+      const { props } = machineOf(workflow);
+      const substitutions = props.DefinitionSubstitutions as Record<string, unknown>;
+      const named = tasksNamedIn(file);
+      expect(named.length).toBeGreaterThan(0);
+      expect(Object.keys(substitutions).sort()).toEqual(named.map((key) => `${key}FunctionArn`).sort());
+      for (const key of named) {
+        expect(substitutions[`${key}FunctionArn`]).toEqual({
+          'Fn::GetAtt': [logicalId(built.workflow.functions[key]), 'Arn'],
+        });
+      }
+      expect(substitute(props.DefinitionString as string, substitutions)).not.toContain('${');
+    });
+
+    it('should log everything with execution data and trace with X-Ray', () => {
+      const { props } = machineOf(workflow);
+      expect(props.TracingConfiguration).toEqual({ Enabled: true });
+      const logging = props.LoggingConfiguration as {
+        Level: string;
+        IncludeExecutionData: boolean;
+        Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [string, string] } } }[];
+      };
+      expect(logging.Level).toBe('ALL');
+      expect(logging.IncludeExecutionData).toBe(true);
+      const logGroupId = logging.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+      expect(resource(template, logGroupId ?? '').Properties.RetentionInDays).toBeGreaterThan(0);
+    });
+
+    it('should let its role invoke exactly the functions its ASL names', () => {
+      const { props } = machineOf(workflow);
+      const statements = roleStatements(template, roleIdOf(props.RoleArn));
+      const invokes = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('lambda:') || a === '*'));
+      for (const s of invokes) expect(actionsOf(s)).toEqual(['lambda:InvokeFunction']);
+      const invoked = new Set(invokes.flatMap(resourcesOf).map((r) => JSON.stringify(r)));
+      const expected = new Set(
+        tasksNamedIn(file).flatMap((key) => {
+          const arn = { 'Fn::GetAtt': [logicalId(built.workflow.functions[key]), 'Arn'] };
+          return [JSON.stringify(arn), JSON.stringify({ 'Fn::Join': ['', [arn, ':*']] })];
+        }),
+      );
+      expect(invoked).toEqual(expected);
+    });
+  });
+
+  it('should have one state machine per STATE_MACHINE_FILES entry', () => {
+    expect(Object.keys(resources(template, 'AWS::StepFunctions::StateMachine'))).toHaveLength(WORKFLOWS.length);
+  });
+});
