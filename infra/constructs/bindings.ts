@@ -1,0 +1,56 @@
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { WorkflowName } from '../../core/ports.js';
+import { type FunctionEnv, STATE_MACHINE_ENV } from '../../functions/shared/env.js';
+
+/**
+ * Wiring helpers: each sets the variables of the function environment contract (functions/shared/env.ts) together
+ * with the IAM access that goes with them, so a variable and its permission never drift apart (house style #10).
+ */
+
+type ContractVariable = Exclude<keyof FunctionEnv, 'AWS_REGION'>;
+
+const setVariable = (fn: lambda.Function, name: ContractVariable, value: string): void => {
+  fn.addEnvironment(name, value);
+};
+
+/** `TABLE_NAME` + read/write on the table and its indexes. */
+export const bindTable = (fn: lambda.Function, table: dynamodb.ITable): void => {
+  setVariable(fn, 'TABLE_NAME', table.tableName);
+  table.grantReadWriteData(fn);
+};
+
+/**
+ * `ARTIFACT_BUCKET`; with `readWrite`, the object access presigned PUT/GET URLs need (they are signed with the
+ * function's role). `none` only names the bucket.
+ */
+export const bindBucket = (fn: lambda.Function, bucket: s3.IBucket, access: 'readWrite' | 'none'): void => {
+  setVariable(fn, 'ARTIFACT_BUCKET', bucket.bucketName);
+  if (access === 'readWrite') bucket.grantReadWrite(fn);
+};
+
+/** The three `*_STATE_MACHINE_ARN` variables + `states:StartExecution` on exactly those state machines. */
+export const bindStateMachines = (fn: lambda.Function, machines: Record<WorkflowName, sfn.IStateMachine>): void => {
+  for (const [workflow, machine] of Object.entries(machines) as [WorkflowName, sfn.IStateMachine][]) {
+    setVariable(fn, STATE_MACHINE_ENV[workflow] as ContractVariable, machine.stateMachineArn);
+    machine.grantStartExecution(fn);
+  }
+};
+
+/**
+ * The three `*_STATE_MACHINE_ARN` variables without any permission, for functions that never start an execution
+ * (the workflow tasks). The ARNs are plain strings built from the state machine names, so they create no reference,
+ * and no dependency cycle between a state machine and the functions it runs.
+ */
+export const nameStateMachines = (fn: lambda.Function, arns: Record<WorkflowName, string>): void => {
+  for (const [workflow, arn] of Object.entries(arns) as [WorkflowName, string][]) {
+    setVariable(fn, STATE_MACHINE_ENV[workflow] as ContractVariable, arn);
+  }
+};
+
+/** `MERLIN_ENVIRONMENTS`: the validated environments config (infra/config.ts environmentsJson). */
+export const bindEnvironments = (fn: lambda.Function, environmentsJson: string): void => {
+  setVariable(fn, 'MERLIN_ENVIRONMENTS', environmentsJson);
+};

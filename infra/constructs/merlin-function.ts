@@ -1,0 +1,122 @@
+import path from 'node:path';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import {
+  type BundlingOptions,
+  LogLevel,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ENV_NAMES } from '../../functions/shared/env.js';
+import { REPO_ROOT } from '../config.js';
+
+/**
+ * Packages a function bundle must never contain: the model runtime (native, 288 MB) and the embedded emulators of
+ * the local platform. Handlers do not import them; marking them external keeps a stray import from dragging them in
+ * (the bundle test checks that no bundle references them at all).
+ */
+export const NEVER_BUNDLED = ['onnxruntime-node', 'dynalite', 's3rver', 'aws-local-stepfunctions'] as const;
+
+/** ESM bundles have no `require`; some CommonJS dependencies call it. */
+const REQUIRE_BANNER = "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
+
+const DEFAULT_ENVIRONMENT: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--enable-source-maps',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+/** Set by Lambda itself; the function contract (functions/shared/env.ts) reads it but infra must not set it. */
+const RESERVED = new Set(['AWS_REGION']);
+
+const definedOnly = <T extends object>(props: T): Partial<T> =>
+  Object.fromEntries(Object.entries(props).filter(([, value]) => value !== undefined)) as Partial<T>;
+
+export interface MerlinFunctionProps
+  extends Omit<
+    NodejsFunctionProps,
+    | 'entry'
+    | 'environment'
+    | 'bundling'
+    | 'runtime'
+    | 'architecture'
+    | 'tracing'
+    | 'logGroup'
+    | 'logRetention'
+    | 'projectRoot'
+    | 'depsLockFilePath'
+  > {
+  /** Handler file relative to the repository root, e.g. `functions/api/get-health.ts`; it exports `handler`. */
+  entry: string;
+  /** Merged over the defaults, never replacing them. */
+  environment?: Record<string, string>;
+  /** Merged over the defaults; `externalModules` are added to the never-bundled list. */
+  bundling?: BundlingOptions;
+  logRetention: logs.RetentionDays;
+  logRemovalPolicy: RemovalPolicy;
+}
+
+/**
+ * Every Lambda of Merlin: Node 22 on ARM64, an ESM bundle built by the local esbuild (no Docker), X-Ray active, an
+ * explicit log group with retention, 30 s / 512 MB unless overridden. At synth it checks that the function got every
+ * variable of the function environment contract (functions/shared/env.ts): a missing one would fail at cold start.
+ */
+export class MerlinFunction extends NodejsFunction {
+  /** Absolute path of the handler file the bundle is built from. */
+  readonly entry: string;
+
+  constructor(scope: Construct, id: string, props: MerlinFunctionProps) {
+    super(scope, id, MerlinFunction.withDefaults(scope, id, props));
+    this.entry = path.resolve(REPO_ROOT, props.entry);
+    this.node.addValidation({ validate: () => this.missingEnvironment() });
+  }
+
+  private static withDefaults(scope: Construct, id: string, props: MerlinFunctionProps): NodejsFunctionProps {
+    const { entry, environment, bundling, logRetention, logRemovalPolicy, ...rest } = props;
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: logRetention,
+      removalPolicy: logRemovalPolicy,
+    });
+    // An override given as `undefined` (e.g. `timeout: TIMEOUTS[key]`) keeps the default instead of erasing it.
+    const overrides = definedOnly(rest);
+    return {
+      timeout: Duration.seconds(30),
+      memorySize: 512,
+      ...overrides,
+      entry: path.resolve(REPO_ROOT, entry),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      environment: { ...DEFAULT_ENVIRONMENT, ...environment },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        banner: REQUIRE_BANNER,
+        logLevel: LogLevel.WARNING,
+        forceDockerBundling: false,
+        ...definedOnly(bundling ?? {}),
+        externalModules: [...NEVER_BUNDLED, ...(bundling?.externalModules ?? [])],
+      },
+    };
+  }
+
+  private missingEnvironment(): string[] {
+    const cfn = this.node.defaultChild as lambda.CfnFunction;
+    const rendered = Stack.of(this).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
+    const present = new Set(Object.keys(rendered?.variables ?? {}));
+    const missing = ENV_NAMES.filter((name) => !RESERVED.has(name) && !present.has(name));
+    return missing.length === 0
+      ? []
+      : [`function environment contract (functions/shared/env.ts) not met, missing: ${missing.join(', ')}`];
+  }
+}
