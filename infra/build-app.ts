@@ -1,0 +1,81 @@
+import { App, Tags } from 'aws-cdk-lib';
+import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { DEFAULT_ENVIRONMENTS } from '../core/environments.js';
+import { cdkJsonContext, environmentsJson, type MerlinConfig, stageSettings } from './config.js';
+import { ApiStack } from './stacks/api-stack.js';
+import { DataStack } from './stacks/data-stack.js';
+import { WorkflowStack } from './stacks/workflow-stack.js';
+
+export interface BuildAppOptions {
+  /** An existing app (the CLI entry passes the one carrying its context); a new one otherwise. */
+  app?: App;
+  /** `dev` unless given; names stacks `Merlin-<stage>-*` and decides removal policies. */
+  stage?: string;
+  /** The environments config; the built-in single `local` environment unless given. */
+  config?: MerlinConfig;
+  /** Where `config` came from, for error messages. */
+  configSource?: string;
+  /** false skips esbuild (the template is the same apart from asset hashes): for structure-only tests. */
+  bundle?: boolean;
+  /** Bundle only the functions of these stacks (names or globs, e.g. `Merlin-dev-Api`); all by default. */
+  bundleStacks?: string[];
+  /** Extra bundling options for every function (tests ask for esbuild metafiles). */
+  bundling?: BundlingOptions;
+}
+
+export interface MerlinApp {
+  app: App;
+  data: DataStack;
+  workflow: WorkflowStack;
+  api: ApiStack;
+}
+
+/**
+ * A CDK app with the context of cdk.json (as the CLI would give it). `bundle: false` skips esbuild (templates are
+ * the same apart from asset hashes), for structure-only tests; `bundleStacks` limits it to some stacks.
+ */
+export const newApp = (options: Pick<BuildAppOptions, 'bundle' | 'bundleStacks'> = {}): App => {
+  const bundling = options.bundle === false ? [] : options.bundleStacks;
+  return new App({ context: { ...cdkJsonContext(), ...(bundling ? { [BUNDLING_STACKS]: bundling } : {}) } });
+};
+
+/**
+ * The whole AWS app: DataStack (table, bucket) → WorkflowStack (task functions, state machines) → ApiStack (HTTP
+ * API, route functions). Used by infra/app.ts (the `cdk` entry) and by the tests, in-process.
+ */
+export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
+  const app = options.app ?? newApp(options);
+  const settings = stageSettings(options.stage ?? 'dev');
+  const config = options.config ?? { environments: DEFAULT_ENVIRONMENTS };
+  const environments = environmentsJson(config, options.configSource);
+  const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+
+  const data = new DataStack(app, `${settings.prefix}-Data`, {
+    env,
+    settings,
+    description: `Merlin ${settings.stage}: control-plane table and artifacts bucket`,
+  });
+  const workflow = new WorkflowStack(app, `${settings.prefix}-Workflow`, {
+    env,
+    settings,
+    table: data.table,
+    bucket: data.bucket,
+    environmentsJson: environments,
+    bundling: options.bundling,
+    description: `Merlin ${settings.stage}: deployment workflows (Step Functions) and their task functions`,
+  });
+  const api = new ApiStack(app, `${settings.prefix}-Api`, {
+    env,
+    settings,
+    table: data.table,
+    bucket: data.bucket,
+    stateMachines: workflow.stateMachines,
+    environmentsJson: environments,
+    bundling: options.bundling,
+    description: `Merlin ${settings.stage}: control-plane HTTP API and its route functions`,
+  });
+
+  Tags.of(app).add('merlin:stage', settings.stage);
+  return { app, data, workflow, api };
+};
