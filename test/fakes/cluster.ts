@@ -1,3 +1,4 @@
+import type { Environments } from '../../core/environments.js';
 import type {
   ClusterGateway,
   ClusterGateways,
@@ -7,7 +8,6 @@ import type {
   RevisionState,
   VersionKey,
 } from '../../core/ports.js';
-import type { Environments } from '../../core/environments.js';
 import type { RouteRule } from '../../core/schemas/index.js';
 
 export type ClusterMethod = keyof ClusterGateway;

@@ -154,8 +154,7 @@ export class MemoryRepository<K, T extends { revision: number }> implements Repo
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     if (spec.newestFirst) sorted.reverse();
     const after = decodeCursor(query.cursor, spec.scope);
-    const start =
-      after === undefined ? 0 : sorted.findIndex((e) => (spec.newestFirst ? e.key < after : e.key > after));
+    const start = after === undefined ? 0 : sorted.findIndex((e) => (spec.newestFirst ? e.key < after : e.key > after));
     const rest = start < 0 ? [] : sorted.slice(start);
     const items = rest.slice(0, query.limit);
     const last = items[items.length - 1];
@@ -182,7 +181,9 @@ function decodeCursor(cursor: string | undefined, scope: string): string | undef
   }
   const c = parsed as { scope?: unknown; after?: unknown } | null;
   if (!c || typeof c !== 'object' || c.scope !== scope || typeof c.after !== 'string') {
-    throw new ValidationError('cursor does not belong to this list: pass the nextCursor of the previous page unchanged');
+    throw new ValidationError(
+      'cursor does not belong to this list: pass the nextCursor of the previous page unchanged',
+    );
   }
   return c.after;
 }
@@ -304,7 +305,11 @@ export class MemoryDeploymentRepository
   implements DeploymentRepository
 {
   constructor() {
-    super('deployment', (k) => k.id, (d) => d.id);
+    super(
+      'deployment',
+      (k) => k.id,
+      (d) => d.id,
+    );
   }
   /** Newest first (ids are ULIDs). */
   listForEndpoint(key: EndpointKey | ModelEndpointKey, query: ListQuery): Promise<Page<Deployment>> {

@@ -1,13 +1,7 @@
 /** Arrange helpers: build catalog entries and endpoints through the real use cases, on fake deps. */
 import { artifactPrefix } from '../../core/names.js';
 import type { EndpointKey, ModelEndpointKey, ModelKey, VersionKey } from '../../core/ports.js';
-import type {
-  Deployment,
-  ModelType,
-  ModelVersion,
-  RouteRule,
-  VersionEndpoint,
-} from '../../core/schemas/index.js';
+import type { Deployment, ModelType, ModelVersion, RouteRule, VersionEndpoint } from '../../core/schemas/index.js';
 import { completeArtifact } from '../../core/use-cases/artifacts.js';
 import { createModel, createProject, createVersion } from '../../core/use-cases/catalog.js';
 import { deployVersion, undeployVersion } from '../../core/use-cases/endpoints.js';

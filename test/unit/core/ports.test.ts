@@ -162,9 +162,7 @@ describe('Fake: MemoryArtifactStore', () => {
 
     expect(store.uri('a/')).toBe('s3://bucket-x/a/');
     expect(await store.stat('a/model.onnx')).toEqual({ size: 5 });
-    expect(await store.sha256('a/model.onnx')).toBe(
-      '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824',
-    );
+    expect(await store.sha256('a/model.onnx')).toBe('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824');
     expect(sha256Hex('hello')).toBe(await store.sha256('a/model.onnx'));
     expect(await store.stat('a/other')).toBeUndefined();
   });
@@ -172,7 +170,11 @@ describe('Fake: MemoryArtifactStore', () => {
   it('should presign PUT URLs carrying the expiry and the content headers', async () => {
     const store = new MemoryArtifactStore('bucket-x');
 
-    const put = await store.presignPut('a/b c.txt', { contentType: 'text/plain', contentLength: 3, expiresInSeconds: 60 });
+    const put = await store.presignPut('a/b c.txt', {
+      contentType: 'text/plain',
+      contentLength: 3,
+      expiresInSeconds: 60,
+    });
 
     expect(put.url).toBe('https://bucket-x.s3.test.amazonaws.com/a/b%20c.txt?X-Amz-Expires=60&X-Amz-Method=PUT');
     expect(put.headers).toEqual({ 'content-type': 'text/plain', 'content-length': '3' });
@@ -236,9 +238,17 @@ describe('Fake: FakeCluster', () => {
   it('should answer scripted states in order, repeating the last', async () => {
     const cluster = new FakeCluster().script('m-1-r1', { state: 'starting' }, { state: 'failed', reason: 'OOMKilled' });
 
-    const states = [await cluster.revisionStatus(rev), await cluster.revisionStatus(rev), await cluster.revisionStatus(rev)];
+    const states = [
+      await cluster.revisionStatus(rev),
+      await cluster.revisionStatus(rev),
+      await cluster.revisionStatus(rev),
+    ];
 
-    expect(states).toEqual([{ state: 'starting' }, { state: 'failed', reason: 'OOMKilled' }, { state: 'failed', reason: 'OOMKilled' }]);
+    expect(states).toEqual([
+      { state: 'starting' },
+      { state: 'failed', reason: 'OOMKilled' },
+      { state: 'failed', reason: 'OOMKilled' },
+    ]);
   });
 
   it('should fail a method when told to and record the call', async () => {

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.js';
 import { createModelBody, createProjectBody, deployBody, versionPath } from '../../../core/schemas/index.js';
 import { parseOrThrow, problemsOf } from '../../../core/validation.js';
@@ -23,7 +23,9 @@ describe('Use case: parseOrThrow', () => {
     expect(error.message).toBe(
       'body.name: must be 3-50 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen',
     );
-    expect(error.details).toEqual({ problems: [{ path: 'body.name', message: expect.stringMatching(/^must be 3-50/) }] });
+    expect(error.details).toEqual({
+      problems: [{ path: 'body.name', message: expect.stringMatching(/^must be 3-50/) }],
+    });
   });
 
   it('should call an unknown field `is not a known field`', () => {

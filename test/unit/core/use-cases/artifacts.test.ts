@@ -179,7 +179,9 @@ describe('Use case: completeArtifact', () => {
     const v2 = await createVersion(deps, MODEL_KEY, { modelFile: 'nested/clf.onnx' });
     const key = versionKey(v2.version);
 
-    const missing = await rejectionOf(completeArtifact(deps, key, { files: uploadFiles(deps, key, { 'model.onnx': 'x' }) }));
+    const missing = await rejectionOf(
+      completeArtifact(deps, key, { files: uploadFiles(deps, key, { 'model.onnx': 'x' }) }),
+    );
     const done = await completeArtifact(deps, key, {
       files: uploadFiles(deps, key, { 'model.onnx': 'x', 'nested/clf.onnx': 'y' }),
     });
@@ -242,7 +244,11 @@ describe('Use case: completeArtifact', () => {
       const stored = deps.versions.peek(v1)!;
       deps.versions.seed({
         ...stored,
-        artifact: { ...stored.artifact, status: 'complete', files: [{ path: 'other', size: 1, sha256: sha256Hex('o') }] },
+        artifact: {
+          ...stored.artifact,
+          status: 'complete',
+          files: [{ path: 'other', size: 1, sha256: sha256Hex('o') }],
+        },
         revision: stored.revision + 1,
       });
     });

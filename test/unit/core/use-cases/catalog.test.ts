@@ -21,7 +21,11 @@ beforeEach(() => {
 describe('Use case: createProject', () => {
   it('should store the project with revision 1 and the clock time', async () => {
     // Act
-    const project = await createProject(deps, { name: 'fraud-detection', description: 'cards', labels: { team: 'risk' } });
+    const project = await createProject(deps, {
+      name: 'fraud-detection',
+      description: 'cards',
+      labels: { team: 'risk' },
+    });
 
     // Assess
     expect(project).toEqual({
@@ -122,7 +126,9 @@ describe('Use case: createModel', () => {
   it('should refuse a duplicate with ALREADY_EXISTS naming model and project', async () => {
     await createModel(deps, { project: 'fraud-detection' }, { name: 'iris', type: 'onnx' });
 
-    const error = await rejectionOf(createModel(deps, { project: 'fraud-detection' }, { name: 'iris', type: 'xgboost' }));
+    const error = await rejectionOf(
+      createModel(deps, { project: 'fraud-detection' }, { name: 'iris', type: 'xgboost' }),
+    );
 
     expect(error.code).toBe('ALREADY_EXISTS');
     expect(error.message).toBe('model "iris" already exists in project "fraud-detection"');
@@ -166,7 +172,11 @@ describe('Use case: getModel and listModels', () => {
   it('should list the models of a project by name, with search and pages', async () => {
     const all = await listModels(deps, { project: 'fraud-detection' }, { limit: 20 });
     const xgb = await listModels(deps, { project: 'fraud-detection' }, { limit: 1, search: 'xgb' });
-    const next = await listModels(deps, { project: 'fraud-detection' }, { limit: 1, search: 'xgb', cursor: xgb.nextCursor! });
+    const next = await listModels(
+      deps,
+      { project: 'fraud-detection' },
+      { limit: 1, search: 'xgb', cursor: xgb.nextCursor! },
+    );
 
     expect(all.items.map((m) => m.name)).toEqual(['iris', 'xgb-v1', 'xgb-v2']);
     expect(xgb.items.map((m) => m.name)).toEqual(['xgb-v1']);

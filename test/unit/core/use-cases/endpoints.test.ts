@@ -109,7 +109,10 @@ describe('Use case: deployVersion', () => {
   it('should deploy into a named environment with its defaults filling unset resources', async () => {
     await givenVersion(deps);
 
-    const deployment = await deployVersion(deps, versionKey(1), { environment: 'staging', resources: { memory: '2Gi' } });
+    const deployment = await deployVersion(deps, versionKey(1), {
+      environment: 'staging',
+      resources: { memory: '2Gi' },
+    });
 
     expect(deployment.environment).toBe('staging');
     expect(deployment.request.resources).toEqual({ cpu: '1', memory: '2Gi', minReplicas: 2, maxReplicas: 3 });
@@ -385,7 +388,12 @@ describe('Use case: resolveResources', () => {
   const env = makeDeps().environments.get('staging');
 
   it('should raise maxReplicas to minReplicas when only minReplicas is asked', () => {
-    expect(resolveResources(env, { minReplicas: 5 })).toEqual({ cpu: '1', memory: '1Gi', minReplicas: 5, maxReplicas: 5 });
+    expect(resolveResources(env, { minReplicas: 5 })).toEqual({
+      cpu: '1',
+      memory: '1Gi',
+      minReplicas: 5,
+      maxReplicas: 5,
+    });
   });
 
   it('should keep the default maxReplicas when it is larger', () => {
@@ -589,7 +597,9 @@ describe('Use case: undeployVersion', () => {
 
   it('should ignore the rule of a terminated model endpoint', async () => {
     await givenRunningVersion(deps);
-    const { modelEndpoint } = await routeAndRun(deps, modelEndpointKey(), { destinations: [{ version: 1, weight: 100 }] });
+    const { modelEndpoint } = await routeAndRun(deps, modelEndpointKey(), {
+      destinations: [{ version: 1, weight: 100 }],
+    });
     deps.modelEndpoints.seed({ ...modelEndpoint, status: 'terminated' });
 
     const deployment = await undeployVersion(deps, endpointKey(1));

@@ -1,6 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, DependencyError, NotFoundError, UnprocessableError, ValidationError } from '../../../../core/errors.js';
+import {
+  ConflictError,
+  DependencyError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from '../../../../core/errors.js';
 import type { RouteRule } from '../../../../core/schemas/index.js';
+import { deployVersion } from '../../../../core/use-cases/endpoints.js';
 import {
   checkRuleShape,
   getModelEndpoint,
@@ -8,6 +15,8 @@ import {
   putModelEndpoint,
 } from '../../../../core/use-cases/model-endpoints.js';
 import {
+  deployAndRun,
+  endpointKey,
   type FakeDeps,
   givenModel,
   givenRunningVersion,
@@ -25,7 +34,12 @@ beforeEach(() => {
   deps = makeDeps();
 });
 
-const split: RouteRule = { destinations: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] };
+const split: RouteRule = {
+  destinations: [
+    { version: 1, weight: 90 },
+    { version: 2, weight: 10 },
+  ],
+};
 
 describe('Use case: checkRuleShape', () => {
   it('should accept weights summing to 100 with a separate mirror', () => {
@@ -33,7 +47,14 @@ describe('Use case: checkRuleShape', () => {
   });
 
   it('should refuse weights that do not sum to 100, saying what they sum to', () => {
-    const error = thrownBy(() => checkRuleShape({ destinations: [{ version: 1, weight: 60 }, { version: 2, weight: 30 }] }));
+    const error = thrownBy(() =>
+      checkRuleShape({
+        destinations: [
+          { version: 1, weight: 60 },
+          { version: 2, weight: 30 },
+        ],
+      }),
+    );
 
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.message).toBe('destination weights must sum to 100, they sum to 90');
@@ -41,7 +62,14 @@ describe('Use case: checkRuleShape', () => {
   });
 
   it('should refuse a version named twice', () => {
-    const error = thrownBy(() => checkRuleShape({ destinations: [{ version: 2, weight: 50 }, { version: 2, weight: 50 }] }));
+    const error = thrownBy(() =>
+      checkRuleShape({
+        destinations: [
+          { version: 2, weight: 50 },
+          { version: 2, weight: 50 },
+        ],
+      }),
+    );
 
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.message).toBe('version 2 is named twice in destinations');
@@ -103,7 +131,9 @@ describe('Use case: putModelEndpoint', () => {
   it('should keep the current rule while a change to an existing endpoint is pending', async () => {
     await givenRunningVersion(deps);
     await givenRunningVersion(deps);
-    const { modelEndpoint } = await routeAndRun(deps, modelEndpointKey(), { destinations: [{ version: 1, weight: 100 }] });
+    const { modelEndpoint } = await routeAndRun(deps, modelEndpointKey(), {
+      destinations: [{ version: 1, weight: 100 }],
+    });
 
     const deployment = await putModelEndpoint(deps, modelEndpointKey(), { rule: split });
 
@@ -133,7 +163,6 @@ describe('Use case: putModelEndpoint', () => {
     await givenRunningVersion(deps);
     await givenVersion(deps);
     await givenVersion(deps);
-    const { deployVersion } = await import('../../../../core/use-cases/endpoints.js');
     await deployVersion(deps, { ...MODEL_KEY, version: 2 }, {});
 
     // Act
@@ -175,7 +204,9 @@ describe('Use case: putModelEndpoint', () => {
 
   it('should refuse while a routing change is pending with 409 DEPLOYMENT_IN_PROGRESS', async () => {
     await givenRunningVersion(deps);
-    const first = await putModelEndpoint(deps, modelEndpointKey(), { rule: { destinations: [{ version: 1, weight: 100 }] } });
+    const first = await putModelEndpoint(deps, modelEndpointKey(), {
+      rule: { destinations: [{ version: 1, weight: 100 }] },
+    });
 
     const error = await rejectionOf(
       putModelEndpoint(deps, modelEndpointKey(), { rule: { destinations: [{ version: 1, weight: 100 }] } }),
@@ -225,7 +256,10 @@ describe('Use case: putModelEndpoint', () => {
 
     await rejectionOf(putModelEndpoint(deps, modelEndpointKey(), { rule }));
 
-    expect(deps.modelEndpoints.peek(modelEndpointKey())).toEqual({ ...modelEndpoint, revision: modelEndpoint.revision + 2 });
+    expect(deps.modelEndpoints.peek(modelEndpointKey())).toEqual({
+      ...modelEndpoint,
+      revision: modelEndpoint.revision + 2,
+    });
   });
 
   it('should answer CONCURRENT_CHANGE and drop its deployment when the model endpoint changed meanwhile', async () => {
@@ -253,7 +287,7 @@ describe('Use case: getModelEndpoint and listModelEndpoints', () => {
 
   it('should list one model endpoint per environment, by environment name', async () => {
     await givenRunningVersion(deps, { environment: 'staging' });
-    await deps.endpoints.put({ ...deps.endpoints.all()[0]!, environment: 'local', revision: 1 }, 'absent');
+    await deployAndRun(deps, endpointKey(1, 'local'));
     await routeAndRun(deps, modelEndpointKey('staging'), { destinations: [{ version: 1, weight: 100 }] });
     await routeAndRun(deps, modelEndpointKey('local'), { destinations: [{ version: 1, weight: 100 }] });
 
