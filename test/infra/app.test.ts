@@ -6,7 +6,13 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ENVIRONMENTS, Environments } from '../../core/environments.js';
 import { buildApp, newApp } from '../../infra/build-app.js';
-import { environmentsJson, placeholderServingUrl, readMerlinConfig, stageSettings } from '../../infra/config.js';
+import {
+  ConfigError,
+  environmentsJson,
+  placeholderServingUrl,
+  readMerlinConfig,
+  stageSettings,
+} from '../../infra/config.js';
 import { MerlinFunction } from '../../infra/constructs/merlin-function.js';
 import { variablesOf } from './template-helpers.js';
 
@@ -94,6 +100,8 @@ describe('Merlin CDK app', () => {
         /invalid environments config: 0\.cluster\.eksClusterName/,
       );
       expect(() => environmentsJson({ environments: [] })).toThrow(/declare at least one environment/);
+      // infra/app.ts prints a ConfigError's message alone, without a stack trace.
+      expect(() => environmentsJson({ environments: [] })).toThrow(ConfigError);
     });
 
     it('should fail synth when the environments would not fit in a function environment', () => {
