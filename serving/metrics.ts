@@ -7,7 +7,7 @@ const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export type Protocol = 'v1' | 'v2' | 'other';
 
 export class Metrics {
-  private readonly requests = new Map<string, number>();
+  private readonly requests: Record<Protocol, Map<number, number>> = { v1: new Map(), v2: new Map(), other: new Map() };
   private readonly bucketCounts = new Array<number>(BUCKETS.length).fill(0);
   private inferenceCount = 0;
   private inferenceSum = 0;
@@ -22,8 +22,8 @@ export class Metrics {
   }
 
   request(protocol: Protocol, status: number): void {
-    const key = `${protocol} ${status}`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    const counts = this.requests[protocol];
+    counts.set(status, (counts.get(status) ?? 0) + 1);
   }
 
   /** Records the duration of one successful inference, in seconds. */
@@ -47,9 +47,9 @@ export class Metrics {
       '# HELP merlin_requests_total HTTP requests by protocol and status code.',
       '# TYPE merlin_requests_total counter',
     ];
-    for (const [key, n] of this.requests) {
-      const [protocol, code] = key.split(' ');
-      lines.push(`merlin_requests_total{${l},protocol="${protocol}",code="${code}"} ${n}`);
+    for (const [protocol, counts] of Object.entries(this.requests)) {
+      for (const [code, n] of counts)
+        lines.push(`merlin_requests_total{${l},protocol="${protocol}",code="${code}"} ${n}`);
     }
     lines.push(
       '# HELP merlin_inference_duration_seconds Model inference time (runtime only, without JSON parsing).',

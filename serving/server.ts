@@ -101,34 +101,38 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     return model.runtime;
   };
 
-  const infer = async (runtime: Runtime, inputs: Map<string, Tensor>, outputs?: string[]) => {
-    const start = performance.now();
-    let result: Map<string, Tensor>;
-    try {
-      result = await runtime.infer(inputs, outputs);
-    } catch (err) {
-      logger.error('inference failed', { error: errorMessage(err) });
-      throw new InferenceError(`inference failed: ${errorMessage(err)}`);
-    }
-    metrics.inference((performance.now() - start) / 1000);
-    return result;
+  const inferenceFailed = (err: unknown): InferenceError => {
+    logger.error('inference failed', { error: errorMessage(err) });
+    return new InferenceError(`inference failed: ${errorMessage(err)}`);
   };
 
   // ---- routes ----
 
   const v1Predict = async (req: http.IncomingMessage, res: Res) => {
     const runtime = ready();
-    const body = await readJson(req, maxBodyBytes);
-    const inputs = v1.parsePredictRequest(body, runtime);
-    const outputs = await infer(runtime, inputs);
+    const inputs = v1.parsePredictRequest(await readJson(req, maxBodyBytes), runtime);
+    const start = performance.now();
+    let outputs: Map<string, Tensor>;
+    try {
+      outputs = await runtime.infer(inputs);
+    } catch (err) {
+      throw inferenceFailed(err);
+    }
+    metrics.inference((performance.now() - start) / 1000);
     sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
   };
 
   const v2Infer = async (req: http.IncomingMessage, res: Res) => {
     const runtime = ready();
-    const body = await readJson(req, maxBodyBytes);
-    const request = v2.parseInferRequest(body, runtime);
-    const outputs = await infer(runtime, request.inputs, request.outputs);
+    const request = v2.parseInferRequest(await readJson(req, maxBodyBytes), runtime);
+    const start = performance.now();
+    let outputs: Map<string, Tensor>;
+    try {
+      outputs = await runtime.infer(request.inputs, request.outputs);
+    } catch (err) {
+      throw inferenceFailed(err);
+    }
+    metrics.inference((performance.now() - start) / 1000);
     sendJson(res, 'v2', 200, v2.inferResponse(model.name, model.version, request.id, outputs));
   };
 
@@ -290,12 +294,22 @@ function notFoundRoute(req: http.IncomingMessage): NotFoundError {
   return new NotFoundError(`no route for ${req.method} ${pathOf(req.url)}`);
 }
 
+/** The Content-Length header, read from `rawHeaders` (the `headers` object is built lazily; the hot path skips it). */
+function declaredLength(req: http.IncomingMessage): number {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
+  }
+  return Number.NaN;
+}
+
 /** Reads and parses a JSON body of at most `max` bytes (413 beyond, 400 when malformed). */
 function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const tooLarge = () =>
       new HttpError(413, `request body exceeds the limit of ${max} bytes`, { connection: 'close' });
-    const declared = Number(req.headers['content-length']);
+    const declared = declaredLength(req);
     if (declared > max + MAX_DISCARD_BYTES) {
       reject(tooLarge());
       return;

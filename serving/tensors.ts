@@ -112,12 +112,11 @@ export function zeros(meta: TensorMetadata): Tensor {
  * dimensions equal.
  */
 export function checkShape(meta: TensorMetadata, shape: readonly number[]): void {
-  const ok =
-    shape.length === meta.shape.length &&
-    shape.every((d, i) => {
-      const expected = meta.shape[i] as number;
-      return expected < 0 || d === expected;
-    });
+  let ok = shape.length === meta.shape.length;
+  for (let i = 0; ok && i < shape.length; i++) {
+    const expected = meta.shape[i] as number;
+    ok = expected < 0 || shape[i] === expected;
+  }
   if (!ok) {
     throw new BadRequestError(
       `input '${meta.name}' has shape ${formatShape(shape)}, expected ${formatShape(meta.shape)} (-1 = any size)`,
@@ -136,9 +135,7 @@ export function parseShape(name: string, value: unknown): number[] {
 }
 
 // ---- writing JSON elements into typed storage ------------------------------------------------------------------
-
-/** Writes one JSON element at an index; returns false when the element does not fit the datatype. */
-type ElementWriter = (value: unknown, index: number) => boolean;
+// Module-level functions, no per-request closures: this is the request hot path.
 
 const INT_RANGES: Partial<Record<Datatype, readonly [number, number]>> = {
   UINT8: [0, 255],
@@ -147,6 +144,7 @@ const INT_RANGES: Partial<Record<Datatype, readonly [number, number]>> = {
   INT16: [-32768, 32767],
   UINT32: [0, 4294967295],
   INT32: [-2147483648, 2147483647],
+  // Upper bounds of the 64-bit types are exclusive: 2^63 and 2^64 are the first values that do not fit.
   UINT64: [0, 2 ** 64],
   INT64: [-(2 ** 63), 2 ** 63],
 };
@@ -173,55 +171,36 @@ export function expectedElement(datatype: Datatype): string {
   }
 }
 
-function writerFor(datatype: Datatype, target: TensorData): ElementWriter {
+/** Writes one JSON element at `target[i]`; false when it does not fit the datatype. */
+function writeElement(datatype: Datatype, target: TensorData, i: number, v: unknown): boolean {
   switch (datatype) {
     case 'FP32':
-    case 'FP64': {
-      const t = target as Float32Array | Float64Array;
-      return (v, i) => {
-        if (typeof v !== 'number') return false;
-        t[i] = v;
-        return true;
-      };
-    }
-    case 'BOOL': {
-      const t = target as Uint8Array;
-      return (v, i) => {
-        if (typeof v !== 'boolean') return false;
-        t[i] = v ? 1 : 0;
-        return true;
-      };
-    }
-    case 'BYTES': {
-      const t = target as string[];
-      return (v, i) => {
-        if (typeof v !== 'string') return false;
-        t[i] = v;
-        return true;
-      };
-    }
+    case 'FP64':
+      if (typeof v !== 'number') return false;
+      (target as Float32Array)[i] = v;
+      return true;
+    case 'BOOL':
+      if (typeof v !== 'boolean') return false;
+      (target as Uint8Array)[i] = v ? 1 : 0;
+      return true;
+    case 'BYTES':
+      if (typeof v !== 'string') return false;
+      (target as string[])[i] = v;
+      return true;
     case 'INT64':
     case 'UINT64': {
-      const t = target as BigInt64Array | BigUint64Array;
       const [lo, hi] = INT_RANGES[datatype] as readonly [number, number];
-      return (v, i) => {
-        // hi is exclusive: 2^63 and 2^64 are the first values that do not fit.
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v >= hi) return false;
-        t[i] = BigInt(v);
-        return true;
-      };
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v >= hi) return false;
+      (target as BigInt64Array)[i] = BigInt(v);
+      return true;
     }
     case 'FP16':
-      // No standard JSON form (OIP): such inputs are refused before data is read, see parseTensorData.
-      return () => false;
+      return false; // no standard JSON form (OIP); refused before data is read
     default: {
-      const t = target as Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
       const [lo, hi] = INT_RANGES[datatype] as readonly [number, number];
-      return (v, i) => {
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) return false;
-        t[i] = v;
-        return true;
-      };
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) return false;
+      (target as Int32Array)[i] = v;
+      return true;
     }
   }
 }
@@ -236,50 +215,55 @@ function preview(value: unknown): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-function locate(base: string, path: readonly number[], depth: number): string {
-  let s = base;
-  for (let i = 0; i < depth; i++) s += `[${path[i]}]`;
+/** Where nested data is, for error messages; `path` is allocated once per tensor, not per row. */
+interface Cursor {
+  readonly name: string;
+  readonly datatype: Datatype;
+  readonly target: TensorData;
+  /** e.g. `data` or `instances[3]`. */
+  where: string;
+  readonly path: number[];
+}
+
+function locate(c: Cursor, depth: number): string {
+  let s = c.where;
+  for (let i = 0; i < depth; i++) s += `[${c.path[i]}]`;
   return s;
 }
 
 /**
- * Writes nested JSON `node` (which must follow `shape` exactly) into storage from `offset`; returns the next offset.
- * `where` names the data in error messages, e.g. `input 'x': data` or `input 'x': instances[3]`.
+ * Writes nested JSON `node`, which must follow `shape` exactly, into `c.target` from `offset`; returns the next
+ * offset. Throws {@link BadRequestError} naming the input and the position.
  */
-function writeNested(
-  node: unknown,
-  shape: readonly number[],
-  write: ElementWriter,
-  offset: number,
-  inputName: string,
-  datatype: Datatype,
-  where: string,
-): number {
-  const path: number[] = new Array(shape.length).fill(0);
-  const walk = (n: unknown, depth: number, off: number): number => {
-    if (depth === shape.length) {
-      if (!write(n, off)) {
-        throw new BadRequestError(
-          `input '${inputName}': ${locate(where, path, depth)} is ${preview(n)}, expected ${expectedElement(datatype)}`,
-        );
-      }
-      return off + 1;
-    }
-    const expected = shape[depth] as number;
-    if (!Array.isArray(n) || n.length !== expected) {
-      const got = Array.isArray(n) ? `${n.length} elements` : preview(n);
+function writeNested(c: Cursor, node: unknown, shape: readonly number[], depth: number, offset: number): number {
+  if (depth === shape.length) {
+    if (!writeElement(c.datatype, c.target, offset, node)) {
       throw new BadRequestError(
-        `input '${inputName}': ${locate(where, path, depth)} has ${got}, expected ${expected} elements ` +
-          `(ragged or mis-shaped data; expected shape ${formatShape(shape)})`,
+        `input '${c.name}': ${locate(c, depth)} is ${preview(node)}, expected ${expectedElement(c.datatype)}`,
       );
     }
-    for (let i = 0; i < expected; i++) {
-      path[depth] = i;
-      off = walk(n[i], depth + 1, off);
-    }
-    return off;
-  };
-  return walk(node, 0, offset);
+    return offset + 1;
+  }
+  const expected = shape[depth] as number;
+  if (!Array.isArray(node) || node.length !== expected) {
+    const got = Array.isArray(node) ? `${node.length} elements` : preview(node);
+    throw new BadRequestError(
+      `input '${c.name}': ${locate(c, depth)} has ${got}, expected ${expected} elements ` +
+        `(ragged or mis-shaped data; expected shape ${formatShape(shape)})`,
+    );
+  }
+  let off = offset;
+  for (let i = 0; i < expected; i++) {
+    c.path[depth] = i;
+    off = writeNested(c, node[i], shape, depth + 1, off);
+  }
+  return off;
+}
+
+function refuseFp16(name: string, datatype: Datatype): void {
+  if (datatype === 'FP16') {
+    throw new BadRequestError(`input '${name}': FP16 has no JSON representation; FP16 inputs are not supported`);
+  }
 }
 
 /**
@@ -287,18 +271,15 @@ function writeNested(
  * the model. Flat data needs exactly `product(shape)` elements; nested data must follow the shape.
  */
 export function parseTensorData(name: string, datatype: Datatype, shape: readonly number[], data: unknown): TensorData {
-  if (datatype === 'FP16') {
-    throw new BadRequestError(`input '${name}': FP16 has no JSON representation; FP16 inputs are not supported`);
-  }
+  refuseFp16(name, datatype);
   if (!Array.isArray(data)) {
     throw new BadRequestError(`input '${name}': data must be an array, got ${preview(data)}`);
   }
   const size = shapeSize(shape);
   const target = allocate(datatype, size);
-  const write = writerFor(datatype, target);
-  const nested = shape.length > 1 && data.length > 0 && Array.isArray(data[0]);
-  if (nested) {
-    writeNested(data, shape, write, 0, name, datatype, 'data');
+  if (shape.length > 1 && data.length > 0 && Array.isArray(data[0])) {
+    const cursor: Cursor = { name, datatype, target, where: 'data', path: new Array(shape.length).fill(0) };
+    writeNested(cursor, data, shape, 0, 0);
     return target;
   }
   if (data.length !== size) {
@@ -308,7 +289,7 @@ export function parseTensorData(name: string, datatype: Datatype, shape: readonl
     );
   }
   for (let i = 0; i < size; i++) {
-    if (!write(data[i], i)) {
+    if (!writeElement(datatype, target, i, data[i])) {
       throw new BadRequestError(
         `input '${name}': data[${i}] is ${preview(data[i])}, expected ${expectedElement(datatype)}`,
       );
@@ -320,16 +301,14 @@ export function parseTensorData(name: string, datatype: Datatype, shape: readonl
 /**
  * Builds one input tensor from V1 rows (one JSON value per instance). The row shape is read from the first row and
  * must fit the model's dimensions after the batch dimension; every other row must have the same shape.
- * `rowWhere(i)` names row i in errors (e.g. `instances[2]`).
+ * `rowWhere(i)` names row i in errors (e.g. `instances[2]`); it is only called on errors.
  */
 export function tensorFromRows(
   meta: TensorMetadata,
   rows: readonly unknown[],
   rowWhere: (i: number) => string,
 ): Tensor {
-  if (meta.datatype === 'FP16') {
-    throw new BadRequestError(`input '${meta.name}': FP16 has no JSON representation; FP16 inputs are not supported`);
-  }
+  refuseFp16(meta.name, meta.datatype);
   if (meta.shape.length === 0) {
     throw new BadRequestError(`input '${meta.name}' is a scalar (shape []); the V1 protocol needs a batch dimension`);
   }
@@ -341,24 +320,51 @@ export function tensorFromRows(
     rowShape.push(node.length);
     node = node[0];
   }
-  const expectedRow = meta.shape.slice(1);
-  const fits =
-    rowShape.length === rowRank && rowShape.every((d, i) => (expectedRow[i] as number) < 0 || d === expectedRow[i]);
+  let fits = rowShape.length === rowRank;
+  for (let i = 0; fits && i < rowRank; i++) {
+    const expected = meta.shape[i + 1] as number;
+    fits = expected < 0 || rowShape[i] === expected;
+  }
   if (!fits) {
     throw new BadRequestError(
       `input '${meta.name}': ${rowWhere(0)} has shape ${formatShape(rowShape)}, expected each instance to have shape ` +
-        `${formatShape(expectedRow)} (model input shape ${formatShape(meta.shape)}, -1 = any size)`,
+        `${formatShape(meta.shape.slice(1))} (model input shape ${formatShape(meta.shape)}, -1 = any size)`,
     );
   }
   const n = rows.length;
   const rowSize = shapeSize(rowShape);
   const data = allocate(meta.datatype, n * rowSize);
-  const write = writerFor(meta.datatype, data);
-  for (let i = 0; i < n; i++) {
-    writeNested(rows[i], rowShape, write, i * rowSize, meta.name, meta.datatype, rowWhere(i));
-  }
   const shape = [n, ...rowShape];
   checkShape(meta, shape);
+  if (rowRank === 1 && (meta.datatype === 'FP32' || meta.datatype === 'FP64')) {
+    // Fast path for the common case (a batch of feature vectors): plain loops, no recursion.
+    const target = data as Float32Array | Float64Array;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const row = rows[i];
+      if (Array.isArray(row) && row.length === rowSize) {
+        let j = 0;
+        for (; j < rowSize; j++) {
+          const v = row[j];
+          if (typeof v !== 'number') break;
+          target[k++] = v;
+        }
+        if (j === rowSize) continue;
+      }
+      // Invalid row: the generic walk throws the precise error.
+      const c: Cursor = { name: meta.name, datatype: meta.datatype, target, where: rowWhere(i), path: [0] };
+      writeNested(c, row, rowShape, 0, i * rowSize);
+    }
+    return { datatype: meta.datatype, shape, data };
+  }
+  const c: Cursor = { name: meta.name, datatype: meta.datatype, target: data, where: '', path: new Array(rowRank) };
+  for (let i = 0; i < n; i++) {
+    if (rowRank === 0) {
+      if (writeElement(meta.datatype, data, i, rows[i])) continue;
+    }
+    c.where = rowWhere(i);
+    writeNested(c, rows[i], rowShape, 0, i * rowSize);
+  }
   return { datatype: meta.datatype, shape, data };
 }
 
@@ -382,21 +388,27 @@ export type JsonScalar = number | boolean | string;
  */
 export function toJsonArray(datatype: Datatype, data: TensorData, start = 0, end = data.length): JsonScalar[] {
   if (Array.isArray(data)) return data.slice(start, end);
-  const view = start === 0 && end === data.length ? data : data.subarray(start, end);
-  if (view instanceof BigInt64Array || view instanceof BigUint64Array) return Array.from(view, Number);
-  if (datatype === 'BOOL') return Array.from(view as Uint8Array, (v) => v !== 0);
-  if (datatype === 'FP16') return Array.from(view as Uint16Array, halfToNumber);
-  return Array.from(view as Float32Array);
+  const out: JsonScalar[] = new Array(end - start);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    for (let i = start; i < end; i++) out[i - start] = Number(data[i]);
+  } else if (datatype === 'BOOL') {
+    for (let i = start; i < end; i++) out[i - start] = data[i] !== 0;
+  } else if (datatype === 'FP16') {
+    for (let i = start; i < end; i++) out[i - start] = halfToNumber(data[i] as number);
+  } else {
+    for (let i = start; i < end; i++) out[i - start] = data[i] as number;
+  }
+  return out;
 }
 
 export type JsonNested = JsonScalar | JsonNested[];
 
-function nest(flat: readonly JsonScalar[], shape: readonly number[], depth: number, offset: number): JsonNested {
-  if (depth === shape.length) return flat[offset] as JsonScalar;
-  if (depth === shape.length - 1) return flat.slice(offset, offset + (shape[depth] as number));
+function nest(c: { datatype: Datatype; data: TensorData }, shape: readonly number[], depth: number, offset: number) {
+  const size = shape[depth] as number;
+  if (depth === shape.length - 1) return toJsonArray(c.datatype, c.data, offset, offset + size);
   const stride = shapeSize(shape.slice(depth + 1));
-  const out: JsonNested[] = new Array(shape[depth] as number);
-  for (let i = 0; i < out.length; i++) out[i] = nest(flat, shape, depth + 1, offset + i * stride);
+  const out: JsonNested[] = new Array(size);
+  for (let i = 0; i < size; i++) out[i] = nest(c, shape, depth + 1, offset + i * stride);
   return out;
 }
 
@@ -405,13 +417,15 @@ function nest(flat: readonly JsonScalar[], shape: readonly number[], depth: numb
  * A rank-0 tensor is one row holding its value.
  */
 export function toJsonRows(tensor: Tensor): JsonNested[] {
-  const flat = toJsonArray(tensor.datatype, tensor.data);
-  if (tensor.shape.length === 0) return flat;
+  if (tensor.shape.length <= 1) return toJsonArray(tensor.datatype, tensor.data);
   const n = tensor.shape[0] as number;
   const rowShape = tensor.shape.slice(1);
-  if (rowShape.length === 0) return flat;
   const rowSize = shapeSize(rowShape);
   const rows: JsonNested[] = new Array(n);
-  for (let i = 0; i < n; i++) rows[i] = nest(flat, rowShape, 0, i * rowSize);
+  if (rowShape.length === 1) {
+    for (let i = 0; i < n; i++) rows[i] = toJsonArray(tensor.datatype, tensor.data, i * rowSize, (i + 1) * rowSize);
+  } else {
+    for (let i = 0; i < n; i++) rows[i] = nest(tensor, rowShape, 0, i * rowSize);
+  }
   return rows;
 }
