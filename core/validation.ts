@@ -20,7 +20,8 @@ export function problemsOf(error: z.ZodError, where: string): Problem[] {
 
 /** Parses `value` or throws a ValidationError naming every problem (e.g. `body.name: must be ...`). */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const result = schema.safeParse(value);
+  // reportInput: issues carry the offending value, so a missing field can be told from a wrong-typed one.
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const problems = problemsOf(result.error, where);
   throw new ValidationError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), { problems });

@@ -23,11 +23,17 @@ export const environmentName = z
   .string()
   .regex(ENVIRONMENT_NAME, 'must be 2-50 characters of lowercase letters, digits and hyphens, starting with a letter');
 
-/** A version number in a path: a positive integer written in decimal. */
-export const versionNumber = z.coerce
-  .number({ error: 'must be a positive integer' })
-  .int('must be a positive integer')
-  .min(1, 'must be a positive integer');
+/** A version number in a path: a positive integer written in decimal (no sign, exponent, hex or padding). */
+export const versionNumber = z
+  .union([z.number(), z.string()], { error: 'must be a positive integer' })
+  .transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^[1-9][0-9]{0,9}$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive integer' });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 export const labels = z
   .record(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { revision, timestamp } from './common.js';
-import { routeRule } from './endpoint.js';
+import { PROTOCOLS, routeRule } from './endpoint.js';
 import { resolvedResources } from './environment.js';
 
 export const DEPLOYMENT_KINDS = ['deploy', 'undeploy', 'route'] as const;
@@ -38,10 +38,13 @@ export const deployment = z.object({
   status: deploymentStatus,
   /** The revision this deployment creates (deploy) or removes (undeploy). */
   targetRevision: z.object({ number: z.number().int(), name: z.string() }).optional(),
+  /** The revision serving when a redeploy started; removed once the new one is promoted. */
+  previousRevision: z.object({ number: z.number().int(), name: z.string() }).optional(),
   /** What was asked for: the resolved deploy settings, or the routing rule. */
   request: z.object({
     resources: resolvedResources.optional(),
     env: z.record(z.string(), z.string()).optional(),
+    protocol: z.enum(PROTOCOLS).optional(),
     rule: routeRule.optional(),
   }),
   steps: z.array(deploymentStep),

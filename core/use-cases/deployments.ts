@@ -21,7 +21,7 @@ const WORKFLOW_OF: Record<DeploymentKind, WorkflowName> = {
 export function newDeployment(
   deps: Pick<Deps, 'clock' | 'ids' | 'workflows'>,
   fields: Pick<Deployment, 'kind' | 'project' | 'model' | 'environment' | 'request'> &
-    Partial<Pick<Deployment, 'version' | 'targetRevision'>>,
+    Partial<Pick<Deployment, 'version' | 'targetRevision' | 'previousRevision'>>,
 ): Deployment {
   const id = deps.ids.deploymentId();
   const now = isoNow(deps.clock);
@@ -125,7 +125,7 @@ export function finishDeployment(
       status: error ? 'failed' : 'succeeded',
       ...(error && { error }),
       steps: d.steps.map((s): DeploymentStep => {
-        if (!error) return s;
+        if (!error) return s.status === 'running' ? { ...s, status: 'succeeded', endedAt: now } : s;
         if (s.status === 'running') return { ...s, status: 'failed', endedAt: now, error: error.message };
         if (s.status === 'pending') return { ...s, status: 'skipped' };
         return s;

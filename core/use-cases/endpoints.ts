@@ -11,6 +11,7 @@ import type {
   Page,
   ResolvedResources,
   Resources,
+  RouteRule,
   VersionEndpoint,
 } from '../schemas/index.js';
 import { isoNow } from '../time.js';
@@ -35,6 +36,11 @@ export function resolveResources(env: Environment, asked: Resources | undefined)
     maxReplicas: asked?.maxReplicas ?? Math.max(env.defaults.maxReplicas, asked?.minReplicas ?? 0),
   };
 }
+
+const withoutMessage = (e: VersionEndpoint): VersionEndpoint => {
+  const { message: _drop, ...rest } = e;
+  return rest;
+};
 
 const inProgress = (e: VersionEndpoint): ConflictError =>
   new ConflictError(
@@ -91,6 +97,7 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
   await assertActiveLimit(deps, env, endpointKey);
 
   const resources = resolveResources(env, body.resources);
+  const protocol = body.protocol ?? existing?.protocol ?? 'v1';
   const revisionNumber = (existing?.revisionCounter ?? 0) + 1;
   const deployment = newDeployment(deps, {
     kind: 'deploy',
@@ -99,12 +106,13 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
     version: key.version,
     environment: env.name,
     targetRevision: { number: revisionNumber, name: revisionName(key.model, key.version, revisionNumber) },
-    request: { resources, env: body.env ?? {} },
+    ...(existing?.activeRevision && { previousRevision: existing.activeRevision }),
+    request: { resources, env: body.env ?? {}, protocol },
   });
   const now = deployment.createdAt;
   const endpoint: VersionEndpoint = existing
     ? {
-        ...existing,
+        ...withoutMessage(existing),
         status: 'pending',
         previousStatus: existing.status,
         revisionCounter: revisionNumber,
@@ -122,7 +130,7 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
         deploymentId: deployment.id,
         resources,
         env: body.env ?? {},
-        protocol: body.protocol ?? 'v1',
+        protocol,
         createdAt: now,
         updatedAt: now,
         revision: 1,
@@ -221,11 +229,19 @@ export async function undeployVersion(deps: EndpointDeps, key: EndpointKey): Pro
   if (endpoint.status === 'terminated') {
     throw new ConflictError(`${describeEndpoint(key)} is already terminated`, undefined, 'ALREADY_TERMINATED');
   }
-  const routed = me && me.status !== 'terminated' && me.rule;
-  if (
-    routed &&
-    (routed.destinations.some((d) => d.version === key.version) || routed.mirror?.version === key.version)
-  ) {
+  const names = (rule: RouteRule | null | undefined) =>
+    !!rule && (rule.destinations.some((d) => d.version === key.version) || rule.mirror?.version === key.version);
+  if (me?.status === 'pending') {
+    const change = await deps.deployments.get({ id: me.deploymentId });
+    if (names(change?.request.rule)) {
+      throw new ConflictError(
+        `${describeEndpoint(key)} is named by the routing change ${me.deploymentId} of the model endpoint, which is in progress; wait for it and route traffic elsewhere first`,
+        { deploymentId: me.deploymentId },
+        'ENDPOINT_SERVING',
+      );
+    }
+  }
+  if (me && me.status !== 'terminated' && names(me.rule)) {
     throw new ConflictError(
       `${describeEndpoint(key)} receives traffic from the model endpoint ${key.project}/${key.model} in "${key.environment}"; route its traffic to another version first (PUT …/models/${key.model}/endpoints/${key.environment})`,
       { modelEndpoint: me.url },

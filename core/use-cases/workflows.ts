@@ -104,33 +104,48 @@ export async function checkRevision(
   );
 }
 
-/** Points the version endpoint at the new revision, then removes the previous one: no gap in serving. */
+/**
+ * Points the version endpoint at the new revision and records the switch, then removes the previous revision: no gap
+ * in serving, and the endpoint never names a revision that is gone. Safe to run again after a partial run.
+ */
 export async function promoteRevision(deps: WorkflowDeps, input: { deploymentId: string }): Promise<void> {
   await runStep(deps, input.deploymentId, 'Promote', async (d) => {
     const key = endpointKeyOf(d);
-    const endpoint = await ownEndpoint(deps, d);
     const target = targetOf(d);
     const cluster = deps.clusters.forEnvironment(d.environment);
-    await cluster.routeVersion(key, target);
-    const previous = endpoint.activeRevision;
-    if (previous && previous.number !== target.number)
+    if (!(await isPromoted(deps, d))) {
+      await ownEndpoint(deps, d);
+      await cluster.routeVersion(key, target);
+      const env = deps.environments.get(d.environment);
+      await updateEndpoint(deps, d, (e) => {
+        const { message: _drop, ...rest } = e;
+        return {
+          ...rest,
+          status: 'running',
+          previousStatus: null,
+          activeRevision: { number: target.number, name: target.name },
+          url: versionEndpointUrl(env, key),
+          resources: d.request.resources ?? e.resources,
+          env: d.request.env ?? e.env,
+          protocol: d.request.protocol ?? e.protocol,
+          updatedAt: isoNow(deps.clock),
+        };
+      });
+    }
+    const previous = d.previousRevision;
+    if (previous && previous.number !== target.number) {
       await cluster.deleteRevision(revisionIdentity(key, previous.number));
-    const env = deps.environments.get(d.environment);
-    await updateEndpoint(deps, d, (e) => {
-      const { message: _drop, ...rest } = e;
-      return {
-        ...rest,
-        status: 'running',
-        previousStatus: null,
-        activeRevision: { number: target.number, name: target.name },
-        url: versionEndpointUrl(env, key),
-        resources: d.request.resources ?? e.resources,
-        env: d.request.env ?? e.env,
-        updatedAt: isoNow(deps.clock),
-      };
-    });
+    }
   });
   await finishDeployment(deps, input.deploymentId);
+}
+
+/** Whether this deployment's revision is already recorded as the endpoint's active one. */
+async function isPromoted(deps: WorkflowDeps, d: Deployment): Promise<boolean> {
+  const e = await deps.endpoints.get(endpointKeyOf(d));
+  return (
+    !!e && e.deploymentId === d.id && e.status === 'running' && e.activeRevision?.number === d.targetRevision?.number
+  );
 }
 
 // ---- undeploy-version ----
@@ -247,45 +262,105 @@ export async function recordFailure(
   const reason = failureReason(input.error);
   const d = await getDeployment(deps, input.deploymentId);
   if (d.status === 'succeeded' || d.status === 'failed') return;
+  if (d.kind === 'route') await undoRoute(deps, d, reason.message);
+  else if (d.kind === 'deploy') {
+    // The switch was recorded and only the clean-up failed: the deployment did what it was asked.
+    if (await isPromoted(deps, d)) {
+      if (d.previousRevision) {
+        await deps.clusters
+          .forEnvironment(d.environment)
+          .deleteRevision(revisionIdentity(endpointKeyOf(d), d.previousRevision.number))
+          .catch(() => undefined);
+      }
+      return void (await finishDeployment(deps, d.id));
+    }
+    await undoDeploy(deps, d, reason.message);
+  } else await undoUndeploy(deps, d, reason.message);
+  await finishDeployment(deps, d.id, reason);
+}
+
+const stepReached = (d: Deployment, name: string): boolean =>
+  d.steps.some((s) => s.name === name && s.status !== 'pending' && s.status !== 'skipped');
+
+/** The endpoint this deployment left pending, if it is still waiting for it. */
+async function pendingEndpoint(deps: WorkflowDeps, d: Deployment) {
+  const e = await deps.endpoints.get(endpointKeyOf(d));
+  return e && e.deploymentId === d.id && e.status === 'pending' ? e : undefined;
+}
+
+/** A failed deploy: the new revision goes, the version address points at the previous one again (if any). */
+async function undoDeploy(deps: WorkflowDeps, d: Deployment, reason: string): Promise<void> {
+  const key = endpointKeyOf(d);
+  const cluster = deps.clusters.forEnvironment(d.environment);
+  const e = await pendingEndpoint(deps, d);
+  const serving = e?.activeRevision;
+  if (serving) await cluster.routeVersion(key, revisionIdentity(key, serving.number));
+  await cluster.deleteRevision(targetOf(d)).catch(() => undefined);
+  if (!e) return;
   const now = isoNow(deps.clock);
-  if (d.kind === 'route') {
-    const me = await deps.modelEndpoints.get(modelEndpointKeyOf(d));
-    if (me && me.deploymentId === d.id && me.status === 'pending') {
-      await updateItem(
-        deps.modelEndpoints,
-        modelEndpointKeyOf(d),
-        (m): ModelEndpoint => ({
-          ...m,
-          status: m.rule ? 'serving' : 'failed',
-          message: `routing change ${d.id} failed: ${reason.message}`,
+  await updateEndpoint(deps, d, (cur) =>
+    cur.activeRevision
+      ? {
+          ...cur,
+          status: cur.previousStatus ?? 'running',
+          previousStatus: null,
+          message: `deploy ${d.id} failed: ${reason}`,
           updatedAt: now,
-        }),
-      );
-    }
-  } else {
-    const key = endpointKeyOf(d);
-    const e = await deps.endpoints.get(key);
-    const ours = e && e.deploymentId === d.id && e.status === 'pending';
-    if (d.kind === 'deploy' && d.targetRevision && (!e || e.activeRevision?.number !== d.targetRevision.number)) {
-      await deps.clusters
-        .forEnvironment(d.environment)
-        .deleteRevision(targetOf(d))
-        .catch(() => undefined);
-    }
-    if (ours) {
-      await updateEndpoint(deps, d, (cur) => {
-        if (d.kind === 'deploy' && !cur.activeRevision) {
-          return { ...cur, status: 'failed', previousStatus: null, message: reason.message, updatedAt: now };
         }
-        return {
+      : { ...cur, status: 'failed', previousStatus: null, message: reason, updatedAt: now },
+  );
+}
+
+/**
+ * A failed undeploy: if the revision was already removed the endpoint is terminated (that is the truth); otherwise
+ * it returns to its previous status with its address restored.
+ */
+async function undoUndeploy(deps: WorkflowDeps, d: Deployment, reason: string): Promise<void> {
+  const e = await pendingEndpoint(deps, d);
+  if (!e) return;
+  const key = endpointKeyOf(d);
+  const removed = d.steps.some((s) => s.name === 'Remove Revision' && s.status === 'succeeded');
+  const now = isoNow(deps.clock);
+  if (!removed && e.activeRevision && e.previousStatus === 'running') {
+    await deps.clusters.forEnvironment(d.environment).routeVersion(key, revisionIdentity(key, e.activeRevision.number));
+  }
+  await updateEndpoint(deps, d, (cur) =>
+    removed
+      ? {
+          ...cur,
+          status: 'terminated',
+          previousStatus: null,
+          activeRevision: null,
+          message: `undeploy ${d.id} did not finish (${reason}), but its revision was removed`,
+          updatedAt: now,
+        }
+      : {
           ...cur,
           status: cur.previousStatus ?? 'failed',
           previousStatus: null,
-          message: `${d.kind} ${d.id} failed: ${reason.message}`,
+          message: `undeploy ${d.id} failed: ${reason}`,
           updatedAt: now,
-        };
-      });
-    }
+        },
+  );
+}
+
+/** A failed routing change: the cluster carries the previous rule again and the model endpoint keeps it. */
+async function undoRoute(deps: WorkflowDeps, d: Deployment, reason: string): Promise<void> {
+  const key = modelEndpointKeyOf(d);
+  const me = await deps.modelEndpoints.get(key);
+  if (!me || me.deploymentId !== d.id || me.status !== 'pending') return;
+  if (stepReached(d, 'Apply Route')) {
+    const cluster = deps.clusters.forEnvironment(d.environment);
+    await (me.rule ? cluster.applyModelRoute(key, me.rule) : cluster.deleteModelRoute(key));
   }
-  await finishDeployment(deps, d.id, reason);
+  await updateItem(
+    deps.modelEndpoints,
+    key,
+    (m): ModelEndpoint => ({
+      ...m,
+      status: m.rule ? 'serving' : 'failed',
+      message: `routing change ${d.id} failed: ${reason}`,
+      updatedAt: isoNow(deps.clock),
+    }),
+  );
 }

@@ -52,7 +52,7 @@ describe('Use case: deployVersion', () => {
       environment: 'local',
       status: 'pending',
       targetRevision: { number: 1, name: 'iris-1-r1' },
-      request: { resources: LOCAL_DEFAULTS, env: {} },
+      request: { resources: LOCAL_DEFAULTS, env: {}, protocol: 'v1' },
       steps: [
         { name: 'Prepare', status: 'pending', attempts: 0 },
         { name: 'Apply Revision', status: 'pending', attempts: 0 },
@@ -297,9 +297,7 @@ describe('Use case: deployVersion', () => {
     expect(endpoint).toMatchObject({ status: 'running', activeRevision: { number: 2, name: 'iris-1-r2' } });
   });
 
-  // BUG core/use-cases/endpoints.ts:105-114 — redeploying an existing (failed/terminated) endpoint copies the old
-  // endpoint and ignores body.protocol; the Deployment's request has no protocol, so promote cannot apply it either.
-  it.fails('should apply the protocol asked for when redeploying a terminated endpoint', async () => {
+  it('should apply the protocol asked for when redeploying a terminated endpoint', async () => {
     await givenVersion(deps);
     await deployAndRun(deps, endpointKey(1)); // protocol v1 (default)
     await undeployAndRun(deps, endpointKey(1));

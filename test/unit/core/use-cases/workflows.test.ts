@@ -69,6 +69,7 @@ async function givenPendingRedeploy(): Promise<{ deployment: Deployment; before:
     version: before.version,
     environment: before.environment,
     targetRevision: { number: 2, name: 'iris-1-r2' },
+    previousRevision: { number: 1, name: 'iris-1-r1' },
     request: { resources: { cpu: '2', memory: '1Gi', minReplicas: 1, maxReplicas: 2 }, env: { MODE: 'new' } },
   });
   await deps.deployments.put(deployment, 'absent');
@@ -390,11 +391,7 @@ describe('Use case: promoteRevision (deploy-version › Promote)', () => {
     expect(deps.clusters.of().calls).toEqual([]);
   });
 
-  // BUG core/use-cases/workflows.ts:108-134 — the header promises idempotent steps ("Step Functions may run a task
-  // twice"), but when Promote is retried after it already updated the endpoint (e.g. finishDeployment's write failed
-  // with a DependencyError, which the ASL retries), ownEndpoint() sees a running endpoint and throws
-  // PreconditionFailed; Record Failure then marks the deployment failed although the endpoint runs the new revision.
-  it.fails('should succeed when Promote is retried after its last write failed', async () => {
+  it('should succeed when Promote is retried after its last write failed', async () => {
     // Prepare: the third deployment write of Promote (finishDeployment) fails once
     const d = await givenPendingDeploy();
     await prepareDeployment(deps, { deploymentId: d.id });
@@ -529,11 +526,7 @@ describe('Use case: recordFailure (Catch → Record Failure)', () => {
     });
   });
 
-  // BUG core/use-cases/workflows.ts:114-131 with 269-287 — Promote deletes the previous revision before it records
-  // the switch on the endpoint. If that write then fails, Record Failure deletes the new revision too (it is not the
-  // endpoint's activeRevision yet) and puts the endpoint back to `running` on the old, already deleted, revision:
-  // nothing serves while the endpoint claims to. DESIGN §1: a failed redeploy leaves the previous revision serving.
-  it.fails('should leave a revision serving when a redeploy fails inside Promote', async () => {
+  it('should leave a revision serving when a redeploy fails inside Promote', async () => {
     const { deployment } = await givenPendingRedeploy();
     await applyRevision(deps, { deploymentId: deployment.id });
     deps.endpoints.failNext('put', new DependencyError('DynamoDB put versionEndpoint failed'));
@@ -697,10 +690,7 @@ describe('Use case: the undeploy-version workflow', () => {
     expect(finalize.message).toContain(`is no longer waiting for deployment ${d.id}`);
   });
 
-  // BUG core/use-cases/workflows.ts:275-287 — when Finalize fails after Remove Revision already unrouted and deleted
-  // the revision, Record Failure restores previousStatus `running` with the deleted revision as activeRevision.
-  // The endpoint then claims to run a revision that no longer exists (it should be failed, or terminated).
-  it.fails('should not claim running after the revision was already removed', async () => {
+  it('should not claim running after the revision was already removed', async () => {
     await givenRunningVersion(deps);
     const d = await undeployVersion(deps, endpointKey(1));
     await prepareUndeploy(deps, { deploymentId: d.id });
@@ -798,11 +788,7 @@ describe('Use case: the update-route workflow', () => {
     );
   });
 
-  // BUG core/use-cases/endpoints.ts:224-234 (undeployVersion) with workflows.ts:198-218 — undeploy only checks the
-  // model endpoint's current rule, not a routing change in flight, and Apply Route/Finalize do not re-check the
-  // destinations. A version can thus be undeployed while a pending rule is about to send it all traffic; the model
-  // endpoint ends `serving` a rule whose only destination is terminated.
-  it.fails('should never end serving a rule whose destination was undeployed meanwhile', async () => {
+  it('should refuse to undeploy a version that a routing change in flight is about to send traffic to', async () => {
     // Prepare: v1 serves; a change to v2 is pending and past Prepare
     await givenRunningVersion(deps);
     await givenRunningVersion(deps);
@@ -810,15 +796,15 @@ describe('Use case: the update-route workflow', () => {
     const change = await putModelEndpoint(deps, modelEndpointKey(), { rule: to([2, 100]) });
     await prepareRoute(deps, { deploymentId: change.id });
 
-    // Act: v2 is undeployed (allowed: the current rule names only v1), then the route change completes
-    const undeploy = await undeployAndRun(deps, endpointKey(2));
-    expect(undeploy.endpoint.status).toBe('terminated');
+    // Act
+    const error = await rejectionOf(undeployVersion(deps, endpointKey(2)));
     await runWorkflowTail(change.id);
 
     // Assess
-    const me = deps.modelEndpoints.peek(modelEndpointKey())!;
-    const routed = me.rule!.destinations.map((x) => deps.endpoints.peek(endpointKey(x.version))?.status);
-    expect(me.status === 'serving' && routed.includes('terminated')).toBe(false);
+    expect(error).toMatchObject({ code: 'ENDPOINT_SERVING', details: { deploymentId: change.id } });
+    expect(error.message).toContain(`routing change ${change.id}`);
+    expect(deps.endpoints.peek(endpointKey(2))?.status).toBe('running');
+    expect(deps.modelEndpoints.peek(modelEndpointKey())).toMatchObject({ status: 'serving', rule: to([2, 100]) });
   });
 
   async function runWorkflowTail(id: string) {
