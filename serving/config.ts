@@ -20,7 +20,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Model types of the platform (DESIGN §1). Only those with a runtime in `runtimes/` are served. */
 export const SUPPORTED_MODEL_TYPES = ['onnx'] as const;

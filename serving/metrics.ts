@@ -10,6 +10,8 @@ export class Metrics {
   private readonly requests: Record<Protocol, Map<number, number>> = { v1: new Map(), v2: new Map(), other: new Map() };
   private readonly bucketCounts = new Array<number>(BUCKETS.length).fill(0);
   private inferenceCount = 0;
+  /** Inference requests accepted and not yet answered (body being read, queued or running). */
+  inFlight = 0;
   private inferenceSum = 0;
   private readonly labels: string;
 
@@ -44,6 +46,9 @@ export class Metrics {
       '# HELP merlin_model_ready 1 when the model is loaded and its warm-up inference succeeded.',
       '# TYPE merlin_model_ready gauge',
       `merlin_model_ready{${l}} ${this.isReady() ? 1 : 0}`,
+      '# HELP merlin_inference_requests_in_flight Inference requests being read, run or answered.',
+      '# TYPE merlin_inference_requests_in_flight gauge',
+      `merlin_inference_requests_in_flight{${l}} ${this.inFlight}`,
       '# HELP merlin_requests_total HTTP requests by protocol and status code.',
       '# TYPE merlin_requests_total counter',
     ];

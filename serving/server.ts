@@ -109,31 +109,41 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
   // ---- routes ----
 
   const v1Predict = async (req: http.IncomingMessage, res: Res) => {
-    const runtime = ready();
-    const inputs = v1.parsePredictRequest(await readJson(req, maxBodyBytes), runtime);
-    const start = performance.now();
-    let outputs: Map<string, Tensor>;
+    metrics.inFlight++;
     try {
-      outputs = await runtime.infer(inputs);
-    } catch (err) {
-      throw inferenceFailed(err);
+      const runtime = ready();
+      const inputs = v1.parsePredictRequest(await readJson(req, maxBodyBytes), runtime);
+      const start = performance.now();
+      let outputs: Map<string, Tensor>;
+      try {
+        outputs = await runtime.infer(inputs);
+      } catch (err) {
+        throw inferenceFailed(err);
+      }
+      metrics.inference((performance.now() - start) / 1000);
+      sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
+    } finally {
+      metrics.inFlight--;
     }
-    metrics.inference((performance.now() - start) / 1000);
-    sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
   };
 
   const v2Infer = async (req: http.IncomingMessage, res: Res) => {
-    const runtime = ready();
-    const request = v2.parseInferRequest(await readJson(req, maxBodyBytes), runtime);
-    const start = performance.now();
-    let outputs: Map<string, Tensor>;
+    metrics.inFlight++;
     try {
-      outputs = await runtime.infer(request.inputs, request.outputs);
-    } catch (err) {
-      throw inferenceFailed(err);
+      const runtime = ready();
+      const request = v2.parseInferRequest(await readJson(req, maxBodyBytes), runtime);
+      const start = performance.now();
+      let outputs: Map<string, Tensor>;
+      try {
+        outputs = await runtime.infer(request.inputs, request.outputs);
+      } catch (err) {
+        throw inferenceFailed(err);
+      }
+      metrics.inference((performance.now() - start) / 1000);
+      sendJson(res, 'v2', 200, v2.inferResponse(model.name, model.version, request.id, outputs));
+    } finally {
+      metrics.inFlight--;
     }
-    metrics.inference((performance.now() - start) / 1000);
-    sendJson(res, 'v2', 200, v2.inferResponse(model.name, model.version, request.id, outputs));
   };
 
   const routeV1 = (method: string, seg: string[], req: http.IncomingMessage, res: Res): Promise<void> | void => {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** DESIGN §1 name rules. Messages say what to fix. */
 export const PROJECT_NAME = /^[a-z][a-z0-9-]{1,48}[a-z0-9]$/;

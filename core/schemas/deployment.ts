@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { revision, timestamp } from './common.js';
 import { PROTOCOLS, routeRule } from './endpoint.js';
 import { resolvedResources } from './environment.js';

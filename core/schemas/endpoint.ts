@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { environmentName, modelName, projectName, revision, timestamp, versionNumber } from './common.js';
 import { resolvedResources, resources } from './environment.js';
 

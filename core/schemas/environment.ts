@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { environmentName } from './common.js';
 
 /** Kubernetes quantities as strings: cpu "500m" / "2", memory "512Mi" / "1Gi". Parsed in core/quantity.ts. */

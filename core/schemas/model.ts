@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { description, labels, modelName, projectName, revision, timestamp } from './common.js';
 
 /** DESIGN §1 model types. Further types (pyfunc, KServe runtimes) slot in here. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { description, labels, projectName, revision, timestamp } from './common.js';
 
 export const createProjectBody = z.strictObject({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { labels, modelName, projectName, revision, timestamp, versionNumber } from './common.js';
 
 /** A relative file path inside an artifact: no leading slash, no "..", no empty segments. */

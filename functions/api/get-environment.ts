@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { environmentName } from '../../core/schemas/index.js';
 import { getEnvironment } from '../../core/use-cases/environments.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../../core/errors.js';
 import { artifactCompleteBody, artifactUploadBody, versionPath } from '../../core/schemas/index.js';
 import { completeArtifact, requestArtifactUpload } from '../../core/use-cases/artifacts.js';

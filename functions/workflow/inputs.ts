@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the state machines pass to their Task states (state carries ids, not blobs). */
 export const idInput = z.object({ deploymentId: z.string().min(1) });

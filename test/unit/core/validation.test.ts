@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../../../core/errors.js';
 import { createModelBody, createProjectBody, deployBody, versionPath } from '../../../core/schemas/index.js';
 import { parseOrThrow, problemsOf } from '../../../core/validation.js';
