@@ -12,6 +12,8 @@ export interface RouteEntry {
   path: string;
   /** File name in functions/api without extension; the module exports `handler` and `route`. */
   entry: string;
+  /** The route starts workflow executions (its function alone may call states:StartExecution). */
+  startsWorkflow?: true;
 }
 
 const VERSION = '/v1/projects/{project}/models/{model}/versions/{version}';
@@ -31,13 +33,18 @@ export const API_ROUTES: readonly RouteEntry[] = [
   { method: 'GET', path: VERSION, entry: 'get-version' },
   { method: 'POST', path: `${VERSION}/{action}`, entry: 'post-artifact-action' },
   { method: 'GET', path: `${VERSION}/artifact`, entry: 'get-artifact' },
-  { method: 'POST', path: `${VERSION}/endpoints`, entry: 'deploy-version' },
+  { method: 'POST', path: `${VERSION}/endpoints`, entry: 'deploy-version', startsWorkflow: true },
   { method: 'GET', path: `${VERSION}/endpoints`, entry: 'list-version-endpoints' },
   { method: 'GET', path: `${VERSION}/endpoints/{environment}`, entry: 'get-version-endpoint' },
-  { method: 'DELETE', path: `${VERSION}/endpoints/{environment}`, entry: 'undeploy-version' },
+  { method: 'DELETE', path: `${VERSION}/endpoints/{environment}`, entry: 'undeploy-version', startsWorkflow: true },
   { method: 'GET', path: `${VERSION}/endpoints/{environment}/deployments`, entry: 'list-endpoint-deployments' },
   { method: 'GET', path: '/v1/projects/{project}/models/{model}/endpoints', entry: 'list-model-endpoints' },
   { method: 'GET', path: '/v1/projects/{project}/models/{model}/endpoints/{environment}', entry: 'get-model-endpoint' },
-  { method: 'PUT', path: '/v1/projects/{project}/models/{model}/endpoints/{environment}', entry: 'put-model-endpoint' },
+  {
+    method: 'PUT',
+    path: '/v1/projects/{project}/models/{model}/endpoints/{environment}',
+    entry: 'put-model-endpoint',
+    startsWorkflow: true,
+  },
   { method: 'GET', path: '/v1/deployments/{id}', entry: 'get-deployment' },
 ];

@@ -11,7 +11,13 @@ import type { Construct } from 'constructs';
 import type { WorkflowName } from '../../core/ports.js';
 import { API_ROUTES } from '../../functions/api/routes.js';
 import type { StageSettings } from '../config.js';
-import { bindBucket, bindEnvironments, bindStateMachines, bindTable } from '../constructs/bindings.js';
+import {
+  bindBucket,
+  bindEnvironments,
+  bindStateMachines,
+  bindTable,
+  nameStateMachines,
+} from '../constructs/bindings.js';
 import { MerlinFunction } from '../constructs/merlin-function.js';
 import { pascalCase, routeId } from '../naming.js';
 
@@ -73,6 +79,9 @@ export class ApiStack extends Stack {
       accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
     });
 
+    const stateMachineArns = Object.fromEntries(
+      Object.entries(props.stateMachines).map(([w, m]) => [w, m.stateMachineArn]),
+    ) as Record<WorkflowName, string>;
     this.functions = {};
     for (const route of API_ROUTES) {
       let fn = this.functions[route.entry];
@@ -86,7 +95,8 @@ export class ApiStack extends Stack {
         });
         bindTable(fn, props.table);
         bindBucket(fn, props.bucket, 'readWrite');
-        bindStateMachines(fn, props.stateMachines);
+        if (route.startsWorkflow) bindStateMachines(fn, props.stateMachines);
+        else nameStateMachines(fn, stateMachineArns);
         bindEnvironments(fn, props.environmentsJson);
         this.functions[route.entry] = fn;
       }
