@@ -64,6 +64,7 @@ async function load(config: ServerConfig, model: ServedModel, logger: Logger): P
   if (artifact.files > 0) {
     logger.info('artifact downloaded', {
       uri: config.artifact.uri,
+      dir: artifact.dir,
       files: artifact.files,
       bytes: artifact.bytes,
       downloadMs: Math.round(performance.now() - started),
