@@ -3,7 +3,7 @@
  * dynalite, s3rver, aws-local-stepfunctions and child processes standing in for DynamoDB, S3, Step Functions and EKS.
  */
 import '../adapters/local/promise-polyfill.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -134,11 +134,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     MERLIN_ENVIRONMENTS: JSON.stringify(environments.all),
   });
 
+  // Model servers download artifacts under the data dir; leftovers of a killed platform are cleared here.
+  const cacheRoot = join(options.dataDir, 'model-cache');
+  rmSync(cacheRoot, { recursive: true, force: true });
   const clusters = new Map<string, ProcessCluster>();
   for (const env of locals) {
     clusters.set(
       env.name,
       new ProcessCluster({
+        cacheRoot: join(cacheRoot, env.name),
         baseEnv: {
           AWS_REGION: LOCAL_REGION,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,

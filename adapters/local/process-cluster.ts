@@ -8,8 +8,9 @@
  * `GET /v2/health/ready`. Nothing is printed: progress goes to the optional `onEvent` callback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { type ClientRequest, request } from 'node:http';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   ClusterGateway,
@@ -71,6 +72,11 @@ export interface ProcessClusterOptions {
   cwd?: string;
   /** Names of the platform's own environment variables passed through (default DEFAULT_INHERITED_ENV). */
   inheritEnv?: readonly string[];
+  /**
+   * Directory under which each revision gets its own model cache (`MODEL_CACHE_DIR`), removed with the revision.
+   * Unset: the model server uses a temporary directory of its own.
+   */
+  cacheRoot?: string;
   /** Observer for lifecycle events; exceptions it throws are swallowed. */
   onEvent?: (event: ProcessClusterEvent) => void;
 }
@@ -199,6 +205,7 @@ export class ProcessCluster implements ClusterGateway {
   readonly #cwd: string;
   readonly #inheritEnv: readonly string[];
   readonly #onEvent: ((event: ProcessClusterEvent) => void) | undefined;
+  readonly #cacheRoot: string | undefined;
 
   readonly #revisions = new Map<string, Revision>();
   readonly #removedLogs = new Map<string, RingBuffer>();
@@ -222,6 +229,7 @@ export class ProcessCluster implements ClusterGateway {
     this.#cwd = options.cwd ?? REPO_ROOT;
     this.#inheritEnv = options.inheritEnv ?? DEFAULT_INHERITED_ENV;
     this.#onEvent = options.onEvent;
+    this.#cacheRoot = options.cacheRoot;
   }
 
   // ---- ClusterGateway ------------------------------------------------------------------------------------------
@@ -383,6 +391,10 @@ export class ProcessCluster implements ClusterGateway {
     });
   }
 
+  #cacheDir(namespace: string, name: string): string {
+    return join(this.#cacheRoot!, namespace, name);
+  }
+
   #childEnv(spec: RevisionSpec): Record<string, string> {
     const env: Record<string, string> = {};
     for (const name of this.#inheritEnv) {
@@ -397,6 +409,7 @@ export class ProcessCluster implements ClusterGateway {
     env['MODEL_FILE'] = spec.modelFile;
     env['PORT'] = '0';
     env['HOST'] = this.#host;
+    if (this.#cacheRoot !== undefined) env['MODEL_CACHE_DIR'] = this.#cacheDir(spec.namespace, spec.name);
     return env;
   }
 
@@ -595,6 +608,9 @@ export class ProcessCluster implements ClusterGateway {
         if (!entry.exited) signal(child, 'SIGKILL');
       }
       await entry.gone;
+      if (this.#cacheRoot !== undefined) {
+        await rm(this.#cacheDir(entry.namespace, entry.name), { recursive: true, force: true }).catch(() => undefined);
+      }
       if (this.#revisions.get(entry.key) === entry) {
         this.#revisions.delete(entry.key);
         this.#removedLogs.delete(entry.key);

@@ -2,6 +2,8 @@
  * The three ASL files run by aws-local-stepfunctions exactly as the platform runs them: Task states bound to the
  * functions/workflow handlers, real dynalite and s3rver, real model-server processes.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps, VersionKey } from '../../core/ports.js';
 import { newDeployment } from '../../core/use-cases/deployments.js';
@@ -49,6 +51,7 @@ describe('State machines on the local runner', () => {
     const endpoint = await deps.endpoints.get({ ...good, environment: 'local' });
     expect(endpoint).toMatchObject({ status: 'running', activeRevision: { number: 1, name: 'iris-1-r1' } });
     expect(cluster().resolveVersion('sm', 'iris', good.version)).toMatchObject({ revision: 'iris-1-r1' });
+    expect(existsSync(join(t.dataDir, 'model-cache/local/sm/iris-1-r1/model.onnx'))).toBe(true);
   });
 
   it('deploy-version Catch path: a model server that cannot load ⇒ endpoint failed, Deployment failed with the reason', async () => {
