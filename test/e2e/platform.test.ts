@@ -289,7 +289,7 @@ describe('e2e: the local platform over HTTP', () => {
       out += d;
     });
     const code = await new Promise<number | null>((r) => child.on('exit', r));
-    expect(out).toContain('largest difference from scikit-learn');
+    expect(out, out).toContain('largest difference from scikit-learn');
     expect(code, out).toBe(0);
   });
 });
