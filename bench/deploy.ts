@@ -84,7 +84,9 @@ async function main() {
     const up = await http('POST', `${V}/${v.version}/artifact:upload`, { files: [{ path: 'model.onnx' }] });
     await fetch(up.body.uploads[0].url, { method: 'PUT', body: MODEL, headers: up.body.uploads[0].headers });
     const sha256 = createHash('sha256').update(MODEL).digest('hex');
-    await http('POST', `${V}/${v.version}/artifact:complete`, { files: [{ path: 'model.onnx', size: MODEL.length, sha256 }] });
+    await http('POST', `${V}/${v.version}/artifact:complete`, {
+      files: [{ path: 'model.onnx', size: MODEL.length, sha256 }],
+    });
 
     const t0 = performance.now();
     const dep = await http('POST', `${V}/${v.version}/endpoints`, {});
@@ -132,7 +134,9 @@ async function main() {
   console.log(`  POST …/endpoints → first prediction via model endpoint:  ${fmt(t)}`);
   console.log(`  baseline: bare model server spawn → first prediction:    ${fmt(b)}`);
   console.log(`  ratio platform / baseline (medians):                     ${(t.median / b.median).toFixed(2)}×`);
-  console.log(`  budget ${BUDGET_MS} ms: median is ${(t.median / BUDGET_MS).toFixed(2)}× the budget → ${t.median < BUDGET_MS ? 'within' : 'OVER'}`);
+  console.log(
+    `  budget ${BUDGET_MS} ms: median is ${(t.median / BUDGET_MS).toFixed(2)}× the budget → ${t.median < BUDGET_MS ? 'within' : 'OVER'}`,
+  );
 }
 
 main().catch((e) => {
