@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../helpers/http.js';
 import {
   alive,
-  childPids,
   eventually,
   freePort,
+  modelServerPids,
   type RunningPlatform,
   spawnPlatform,
 } from '../helpers/spawn-platform.js';
@@ -245,7 +245,7 @@ describe('e2e: the local platform over HTTP', () => {
   });
 
   it('survives a restart: state kept, serving brought back, no model server left behind', async () => {
-    const servers = childPids(p.child.pid!);
+    const servers = modelServerPids(p.child.pid!);
     expect(servers.length).toBeGreaterThan(0);
     expect(await p.stop('SIGTERM')).toBe(0);
     for (const pid of servers) expect(alive(pid)).toBe(false);
@@ -262,7 +262,7 @@ describe('e2e: the local platform over HTTP', () => {
   });
 
   it('reports a model server that crashes after it was ready as failed, with the reason', async () => {
-    const [server] = childPids(p.child.pid!);
+    const [server] = modelServerPids(p.child.pid!);
     process.kill(server!, 'SIGKILL');
     const ve = await eventually(
       () => http('GET', `${api}${V}/1/endpoints/local`),

@@ -28,6 +28,17 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+/** The model-server processes a platform started (its other children, e.g. tsx's esbuild service, excluded). */
+export function modelServerPids(platformPid: number): number[] {
+  return childPids(platformPid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('serving/main.ts');
+    } catch {
+      return false;
+    }
+  });
+}
+
 export const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
