@@ -1,6 +1,6 @@
 /** Deployment records: creation, reading, and the step bookkeeping the workflows do. */
-import { DependencyError, NotFoundError } from '../errors.js';
-import type { Deps, EndpointKey, ModelEndpointKey, WorkflowName } from '../ports.js';
+import { ConflictError, DependencyError, NotFoundError } from '../errors.js';
+import type { Deps, EndpointKey, Expected, ModelEndpointKey, Repository, WorkflowName } from '../ports.js';
 import {
   DEPLOYMENT_STEPS,
   type Deployment,
@@ -58,6 +58,32 @@ export async function startWorkflow(
     throw new DependencyError(message);
   }
 }
+
+/**
+ * How every cluster change begins: records the Deployment, claims the entity it changes with one conditional write
+ * (of concurrent requests exactly one wins; a loser's Deployment is removed again and it gets `conflict()`), then
+ * starts the workflow (`undo` puts the entity back if that fails).
+ */
+export async function beginDeployment<K, T extends { revision: number }>(
+  deps: Pick<Deps, 'workflows' | 'deployments' | 'clock'>,
+  deployment: Deployment,
+  claim: { repo: Repository<K, T>; item: T; expected: Expected; conflict: () => Promise<Error> },
+  undo: () => Promise<void>,
+): Promise<Deployment> {
+  await deps.deployments.put(deployment, 'absent');
+  try {
+    await claim.repo.put(claim.item, claim.expected);
+  } catch (e) {
+    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
+    throw e instanceof ConflictError ? await claim.conflict() : e;
+  }
+  await startWorkflow(deps, deployment, undo);
+  return deployment;
+}
+
+/** The answer to a request that lost the race for an entity to a concurrent one. */
+export const concurrentChange = (what: string): ConflictError =>
+  new ConflictError(`${what} changed while this request ran; retry`, undefined, 'CONCURRENT_CHANGE');
 
 export async function getDeployment(deps: Pick<Deps, 'deployments'>, id: string): Promise<Deployment> {
   const d = await deps.deployments.get({ id });

@@ -16,7 +16,7 @@ import type {
 } from '../schemas/index.js';
 import { isoNow } from '../time.js';
 import { getModel, getVersion } from './catalog.js';
-import { newDeployment, startWorkflow } from './deployments.js';
+import { beginDeployment, concurrentChange, newDeployment } from './deployments.js';
 
 /** The version endpoint as callers see it: `serving` when the model endpoint routes traffic to it. */
 export function presentEndpoint(e: VersionEndpoint, modelEndpoint: ModelEndpoint | undefined): VersionEndpoint {
@@ -135,24 +135,20 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
         updatedAt: now,
         revision: 1,
       };
-  await deps.deployments.put(deployment, 'absent');
-  try {
-    await deps.endpoints.put(endpoint, existing ? existing.revision : 'absent');
-  } catch (e) {
-    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
-    if (e instanceof ConflictError) {
-      const now = await deps.endpoints.get(endpointKey);
-      if (now?.status === 'pending') throw inProgress(now);
-      throw new ConflictError(
-        `${describeEndpoint(endpointKey)} changed while this request ran; retry`,
-        undefined,
-        'CONCURRENT_CHANGE',
-      );
-    }
-    throw e;
-  }
-  await startWorkflow(deps, deployment, () => restoreAfterFailedStart(deps, endpoint, existing));
-  return deployment;
+  return beginDeployment(
+    deps,
+    deployment,
+    {
+      repo: deps.endpoints,
+      item: endpoint,
+      expected: existing ? existing.revision : 'absent',
+      conflict: async () => {
+        const now = await deps.endpoints.get(endpointKey);
+        return now?.status === 'pending' ? inProgress(now) : concurrentChange(describeEndpoint(endpointKey));
+      },
+    },
+    () => restoreAfterFailedStart(deps, endpoint, existing),
+  );
 }
 
 /** When the workflow could not even start, the endpoint returns to where it was (or failed when it is new). */
@@ -265,20 +261,15 @@ export async function undeployVersion(deps: EndpointDeps, key: EndpointKey): Pro
     updatedAt: deployment.createdAt,
     revision: endpoint.revision + 1,
   };
-  await deps.deployments.put(deployment, 'absent');
-  try {
-    await deps.endpoints.put(pending, endpoint.revision);
-  } catch (e) {
-    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
-    if (e instanceof ConflictError) {
-      throw new ConflictError(
-        `${describeEndpoint(key)} changed while this request ran; retry`,
-        undefined,
-        'CONCURRENT_CHANGE',
-      );
-    }
-    throw e;
-  }
-  await startWorkflow(deps, deployment, () => restoreAfterFailedStart(deps, pending, endpoint));
-  return deployment;
+  return beginDeployment(
+    deps,
+    deployment,
+    {
+      repo: deps.endpoints,
+      item: pending,
+      expected: endpoint.revision,
+      conflict: async () => concurrentChange(describeEndpoint(key)),
+    },
+    () => restoreAfterFailedStart(deps, pending, endpoint),
+  );
 }

@@ -4,7 +4,7 @@ import { modelEndpointUrl } from '../names.js';
 import type { Deps, ModelEndpointKey, ModelKey } from '../ports.js';
 import type { Deployment, ListQuery, ModelEndpoint, Page, PutModelEndpointBody, RouteRule } from '../schemas/index.js';
 import { getModel } from './catalog.js';
-import { newDeployment, startWorkflow } from './deployments.js';
+import { beginDeployment, concurrentChange, newDeployment } from './deployments.js';
 
 type ModelEndpointDeps = Pick<
   Deps,
@@ -98,27 +98,21 @@ export async function putModelEndpoint(
         updatedAt: now,
         revision: 1,
       };
-  await deps.deployments.put(deployment, 'absent');
-  try {
-    await deps.modelEndpoints.put(pending, existing ? existing.revision : 'absent');
-  } catch (e) {
-    await deps.deployments.delete({ id: deployment.id }).catch(() => undefined);
-    if (e instanceof ConflictError) {
-      throw new ConflictError(
-        `the model endpoint ${key.project}/${key.model} in "${key.environment}" changed while this request ran; retry`,
-        undefined,
-        'CONCURRENT_CHANGE',
-      );
-    }
-    throw e;
-  }
-  await startWorkflow(deps, deployment, async () => {
-    await deps.modelEndpoints.put(
-      existing ? { ...existing, revision: pending.revision + 1 } : { ...pending, status: 'failed', revision: 2 },
-      pending.revision,
-    );
-  });
-  return deployment;
+  return beginDeployment(
+    deps,
+    deployment,
+    {
+      repo: deps.modelEndpoints,
+      item: pending,
+      expected: existing ? existing.revision : 'absent',
+      conflict: async () => concurrentChange(`the model endpoint ${key.project}/${key.model} in "${key.environment}"`),
+    },
+    () =>
+      deps.modelEndpoints.put(
+        existing ? { ...existing, revision: pending.revision + 1 } : { ...pending, status: 'failed', revision: 2 },
+        pending.revision,
+      ),
+  );
 }
 
 export async function getModelEndpoint(deps: Pick<Deps, 'modelEndpoints'>, key: ModelEndpointKey) {
