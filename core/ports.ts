@@ -5,6 +5,7 @@
 import type { Environments } from './environments.js';
 import type {
   Deployment,
+  EncryptedValue,
   ListQuery,
   Model,
   ModelEndpoint,
@@ -14,6 +15,7 @@ import type {
   Project,
   ResolvedResources,
   RouteRule,
+  StoredSecret,
   VersionEndpoint,
 } from './schemas/index.js';
 
@@ -43,6 +45,9 @@ export interface ModelEndpointKey extends ModelKey {
 }
 export interface DeploymentKey {
   id: string;
+}
+export interface SecretKey extends ProjectKey {
+  name: string;
 }
 
 /** `'absent'`: the item must not exist yet; a number: the stored item must have this revision. */
@@ -84,6 +89,27 @@ export interface ModelEndpointRepository extends Repository<ModelEndpointKey, Mo
 export interface DeploymentRepository extends Repository<DeploymentKey, Deployment> {
   /** Newest first. */
   listForEndpoint(key: EndpointKey | ModelEndpointKey, query: ListQuery): Promise<Page<Deployment>>;
+}
+
+/** Project secrets, stored encrypted (the plaintext never reaches the repository). */
+export interface SecretRepository extends Repository<SecretKey, StoredSecret> {
+  /** By name; `search` is a name prefix. */
+  list(key: ProjectKey, query: ListQuery): Promise<Page<StoredSecret>>;
+}
+
+/** What a ciphertext is bound to: decrypting it under another project or name fails. */
+export interface SecretContext {
+  project: string;
+  name: string;
+}
+
+/**
+ * Encrypts secret values at rest (a KMS data key on AWS, a key file under the data dir locally). `decrypt` fails
+ * unless given the context the value was encrypted with, so a ciphertext cannot be moved to another secret.
+ */
+export interface SecretCipher {
+  encrypt(plaintext: string, context: SecretContext): Promise<EncryptedValue>;
+  decrypt(value: EncryptedValue, context: SecretContext): Promise<string>;
 }
 
 /** Artifact storage (S3 on AWS, s3rver locally). Keys are relative to the platform's bucket. */
@@ -130,6 +156,11 @@ export interface RevisionSpec extends RevisionIdentity {
   modelFile: string;
   resources: ResolvedResources;
   env: Record<string, string>;
+  /**
+   * Plaintext values of the endpoint's secrets by environment variable name. Held in memory only: never stored,
+   * logged or put into workflow state; a cluster passes them to the model server like `env`.
+   */
+  secretEnv: Record<string, string>;
 }
 
 export type RevisionState =
@@ -174,6 +205,8 @@ export interface Deps {
   endpoints: EndpointRepository;
   modelEndpoints: ModelEndpointRepository;
   deployments: DeploymentRepository;
+  secrets: SecretRepository;
+  cipher: SecretCipher;
   artifacts: ArtifactStore;
   workflows: WorkflowPort;
   clusters: ClusterGateways;

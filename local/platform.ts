@@ -132,7 +132,11 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     TABLE_NAME,
     ARTIFACT_BUCKET,
     MERLIN_ENVIRONMENTS: JSON.stringify(environments.all),
+    // Secret values are encrypted with a key kept beside the data they protect (created on first use).
+    MERLIN_SECRETS_KEY_FILE: join(options.dataDir, 'secrets.key'),
   });
+  // A KMS key of the caller's AWS account cannot be reached with the emulators' credentials: always the key file.
+  delete process.env.SECRETS_KEY_ID;
 
   // Model servers download artifacts under the data dir; leftovers of a killed platform are cleared here.
   const cacheRoot = join(options.dataDir, 'model-cache');

@@ -10,6 +10,7 @@ import type { Deps, EndpointKey } from '../core/ports.js';
 import type { VersionEndpoint } from '../core/schemas/index.js';
 import { updateItem } from '../core/update.js';
 import { getModel, getVersion } from '../core/use-cases/catalog.js';
+import { resolveSecretEnv } from '../core/use-cases/secrets.js';
 import { recordFailure } from '../core/use-cases/workflows.js';
 
 const INTERRUPTED = {
@@ -51,7 +52,11 @@ export async function recoverEnvironment(
       const name = `${e.project}/${e.model}@${e.version}`;
       const revision = revisionIdentity(key, e.activeRevision!.number);
       try {
-        const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
+        const [model, version, secretEnv] = await Promise.all([
+          getModel(deps, key),
+          getVersion(deps, key),
+          resolveSecretEnv(deps, e.project, e.secrets ?? {}),
+        ]);
         await cluster.applyRevision({
           ...revision,
           modelType: model.type,
@@ -59,6 +64,7 @@ export async function recoverEnvironment(
           modelFile: version.modelFile,
           resources: e.resources,
           env: e.env,
+          secretEnv,
         });
         await cluster.routeVersion(key, revision);
         const status = await cluster.revisionStatus(revision, { waitMs: env.deploymentTimeoutSeconds * 1000 });

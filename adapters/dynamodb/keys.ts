@@ -4,6 +4,7 @@ import type {
   ModelEndpointKey,
   ModelKey,
   ProjectKey,
+  SecretKey,
   VersionKey,
 } from '../../core/ports.js';
 
@@ -44,3 +45,5 @@ export const deploymentHistoryPartition = (k: EndpointKey | ModelEndpointKey): s
     ? `DH#VE#${k.project}#${k.model}#${pad(k.version)}#${k.environment}`
     : `DH#ME#${k.project}#${k.model}#${k.environment}`;
 export const deploymentKeys = (k: DeploymentKey): ItemKeys => ({ PK: `D#${k.id}`, SK: 'DEPLOYMENT' });
+/** Secrets live in their project's partition, beside its models. */
+export const secretKeys = (k: SecretKey): ItemKeys => ({ PK: `P#${k.project}`, SK: `S#${k.name}` });

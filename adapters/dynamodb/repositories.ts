@@ -22,6 +22,8 @@ import type {
   ProjectKey,
   ProjectRepository,
   Repository,
+  SecretKey,
+  SecretRepository,
   VersionKey,
   VersionRepository,
 } from '../../core/ports.js';
@@ -33,6 +35,7 @@ import type {
   ModelVersion,
   Page,
   Project,
+  StoredSecret,
   VersionEndpoint,
 } from '../../core/schemas/index.js';
 import {
@@ -44,6 +47,7 @@ import {
   modelKeys,
   modelPartition,
   projectKeys,
+  secretKeys,
   versionKeys,
 } from './keys.js';
 
@@ -314,6 +318,16 @@ export class DynamoDeploymentRepository
   }
 }
 
+/** Secrets of a project, by name; items hold only the encrypted value. */
+export class DynamoSecretRepository extends DynamoRepository<SecretKey, StoredSecret> implements SecretRepository {
+  protected readonly entity = 'secret';
+  protected keysOf = secretKeys;
+  protected keyOfItem = (s: StoredSecret) => ({ project: s.project, name: s.name });
+  list(key: ProjectKey, query: ListQuery) {
+    return this.page({ partition: `P#${key.project}`, prefix: `S#${query.search ?? ''}` }, query);
+  }
+}
+
 export interface DynamoRepositories {
   projects: ProjectRepository;
   models: ModelRepository;
@@ -321,6 +335,7 @@ export interface DynamoRepositories {
   endpoints: EndpointRepository;
   modelEndpoints: ModelEndpointRepository;
   deployments: DeploymentRepository;
+  secrets: SecretRepository;
 }
 
 export const dynamoRepositories = (db: DynamoDBDocumentClient, table: string): DynamoRepositories => ({
@@ -330,4 +345,5 @@ export const dynamoRepositories = (db: DynamoDBDocumentClient, table: string): D
   endpoints: new DynamoEndpointRepository(db, table),
   modelEndpoints: new DynamoModelEndpointRepository(db, table),
   deployments: new DynamoDeploymentRepository(db, table),
+  secrets: new DynamoSecretRepository(db, table),
 });

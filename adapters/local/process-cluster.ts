@@ -401,7 +401,8 @@ export class ProcessCluster implements ClusterGateway {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    Object.assign(env, this.#baseEnv, spec.env);
+    // Secrets like plain variables; neither can replace the contract variables set below.
+    Object.assign(env, this.#baseEnv, spec.env, spec.secretEnv);
     env['MODEL_NAME'] = spec.model;
     env['MODEL_VERSION'] = String(spec.version);
     env['MODEL_TYPE'] = spec.modelType;

@@ -44,6 +44,8 @@ export const deployment = z.object({
   request: z.object({
     resources: resolvedResources.optional(),
     env: z.record(z.string(), z.string()).optional(),
+    /** Secret names by environment variable; the values are resolved by the Apply Revision step, never stored. */
+    secrets: z.record(z.string(), z.string()).optional(),
     protocol: z.enum(PROTOCOLS).optional(),
     rule: routeRule.optional(),
   }),

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { environmentName, modelName, projectName, revision, timestamp, versionNumber } from './common.js';
 import { resolvedResources, resources } from './environment.js';
+import { secretName } from './secret.js';
 
 export const ENDPOINT_STATUSES = ['pending', 'running', 'serving', 'failed', 'terminated'] as const;
 export const endpointStatus = z.enum(ENDPOINT_STATUSES);
@@ -21,6 +22,11 @@ export const deployBody = z.strictObject({
     .optional(),
   /** Protocol the endpoint advertises first; the model server always speaks both. */
   protocol: z.enum(PROTOCOLS).optional(),
+  /** Project secrets the model server gets as environment variables: `{ENV_VAR: secretName}`. */
+  secrets: z
+    .record(envVarName, secretName)
+    .refine((r) => Object.keys(r).length <= 50, 'at most 50 secrets')
+    .optional(),
 });
 export type DeployBody = z.infer<typeof deployBody>;
 
@@ -46,6 +52,8 @@ export const versionEndpoint = z.object({
   message: z.string().optional(),
   resources: resolvedResources,
   env: z.record(z.string(), z.string()),
+  /** Secret names by environment variable (the mapping only, never the values). */
+  secrets: z.record(z.string(), z.string()).optional(),
   protocol: z.enum(PROTOCOLS),
   createdAt: timestamp,
   updatedAt: timestamp,

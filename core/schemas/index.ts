@@ -4,4 +4,5 @@ export * from './endpoint.js';
 export * from './environment.js';
 export * from './model.js';
 export * from './project.js';
+export * from './secret.js';
 export * from './version.js';

@@ -1,5 +1,5 @@
 /** Version endpoints: deploy, undeploy, read. Every change that touches a cluster runs as a workflow. */
-import { ConflictError, NotFoundError, UnprocessableError } from '../errors.js';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
 import { DEPLOYABLE_TYPES, describeEndpoint, describeVersion, revisionName, versionEndpointUrl } from '../names.js';
 import type { Deps, EndpointKey, VersionKey } from '../ports.js';
 import type {
@@ -17,6 +17,7 @@ import type {
 import { isoNow } from '../time.js';
 import { getModel, getVersion } from './catalog.js';
 import { beginDeployment, concurrentChange, newDeployment } from './deployments.js';
+import { assertSecretsExist } from './secrets.js';
 
 /** The version endpoint as callers see it: `serving` when the model endpoint routes traffic to it. */
 export function presentEndpoint(e: VersionEndpoint, modelEndpoint: ModelEndpoint | undefined): VersionEndpoint {
@@ -60,6 +61,7 @@ type EndpointDeps = Pick<
   | 'environments'
   | 'clock'
   | 'ids'
+  | 'secrets'
 >;
 
 /**
@@ -68,6 +70,7 @@ type EndpointDeps = Pick<
  * Deployment and starts the deploy-version workflow. Answers with the Deployment at once.
  */
 export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: DeployBody): Promise<Deployment> {
+  assertSecretVariablesUnique(body);
   const env = deps.environments.resolve(body.environment);
   const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
   if (!DEPLOYABLE_TYPES.includes(model.type)) {
@@ -95,6 +98,7 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
     );
   }
   await assertActiveLimit(deps, env, endpointKey);
+  await assertSecretsExist(deps, key.project, body.secrets);
 
   const resources = resolveResources(env, body.resources);
   const protocol = body.protocol ?? existing?.protocol ?? 'v1';
@@ -107,7 +111,13 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
     environment: env.name,
     targetRevision: { number: revisionNumber, name: revisionName(key.model, key.version, revisionNumber) },
     ...(existing?.activeRevision && { previousRevision: existing.activeRevision }),
-    request: { resources, env: body.env ?? {}, protocol },
+    request: {
+      resources,
+      env: body.env ?? {},
+      // A deploy sets the whole mapping: none asked clears the one an earlier deploy left on the endpoint.
+      ...((body.secrets || existing?.secrets) && { secrets: body.secrets ?? {} }),
+      protocol,
+    },
   });
   const now = deployment.createdAt;
   const endpoint: VersionEndpoint = existing
@@ -130,6 +140,7 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
         deploymentId: deployment.id,
         resources,
         env: body.env ?? {},
+        ...(body.secrets && { secrets: body.secrets }),
         protocol,
         createdAt: now,
         updatedAt: now,
@@ -149,6 +160,17 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
     },
     () => restoreAfterFailedStart(deps, endpoint, existing),
   );
+}
+
+/** A variable is either plain (`env`) or a secret (`secrets`), not both. */
+function assertSecretVariablesUnique(body: DeployBody): void {
+  const both = Object.keys(body.secrets ?? {}).filter((v) => body.env && Object.hasOwn(body.env, v));
+  if (both.length > 0) {
+    throw new ValidationError(
+      `body.secrets: ${both.join(', ')} ${both.length === 1 ? 'is' : 'are'} also set in body.env; set each variable once`,
+      { problems: both.map((v) => ({ path: `body.secrets.${v}`, message: 'is also set in body.env' })) },
+    );
+  }
 }
 
 /** When the workflow could not even start, the endpoint returns to where it was (or failed when it is new). */

@@ -11,6 +11,7 @@ import { updateItem } from '../update.js';
 import { getModel, getVersion } from './catalog.js';
 import { finishDeployment, getDeployment, runStep } from './deployments.js';
 import { ruleProblems } from './model-endpoints.js';
+import { resolveSecretEnv } from './secrets.js';
 
 /** How long one readiness check may wait for a change before the state machine's Wait state takes over. */
 export const MAX_CHECK_WAIT_MS = 20_000;
@@ -62,9 +63,11 @@ export async function prepareDeployment(deps: WorkflowDeps, input: { deploymentI
 export async function applyRevision(deps: WorkflowDeps, input: { deploymentId: string }): Promise<void> {
   await runStep(deps, input.deploymentId, 'Apply Revision', async (d) => {
     const key = endpointKeyOf(d);
-    await ownEndpoint(deps, d);
+    const endpoint = await ownEndpoint(deps, d);
     const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
     const target = targetOf(d);
+    // Plaintext only in this call's memory: never in the step's result, the Deployment or the endpoint.
+    const secretEnv = await resolveSecretEnv(deps, d.project, d.request.secrets ?? endpoint.secrets ?? {});
     await deps.clusters.forEnvironment(d.environment).applyRevision({
       ...target,
       modelType: model.type,
@@ -72,6 +75,7 @@ export async function applyRevision(deps: WorkflowDeps, input: { deploymentId: s
       modelFile: version.modelFile,
       resources: d.request.resources ?? deps.environments.get(d.environment).defaults,
       env: d.request.env ?? {},
+      secretEnv,
     });
   });
 }
@@ -127,6 +131,7 @@ export async function promoteRevision(deps: WorkflowDeps, input: { deploymentId:
           url: versionEndpointUrl(env, key),
           resources: d.request.resources ?? e.resources,
           env: d.request.env ?? e.env,
+          ...(d.request.secrets && { secrets: d.request.secrets }),
           protocol: d.request.protocol ?? e.protocol,
           updatedAt: isoNow(deps.clock),
         };

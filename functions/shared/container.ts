@@ -4,6 +4,8 @@
  * and supplies the two parts that have no AWS form there (the workflow runner and the process cluster) through
  * `provideLocal`.
  */
+import { KmsCipher, kmsClient } from '../../adapters/crypto/kms-cipher.js';
+import { LocalKeyCipher, unconfiguredCipher } from '../../adapters/crypto/local-key-cipher.js';
 import { dynamoRepositories } from '../../adapters/dynamodb/repositories.js';
 import { documentClient } from '../../adapters/dynamodb/table.js';
 import { S3ArtifactStore, s3Client } from '../../adapters/s3/artifact-store.js';
@@ -11,8 +13,15 @@ import { StepFunctionsWorkflows, sfnClient } from '../../adapters/sfn/workflow.j
 import { systemClock, ulidIds } from '../../adapters/system.js';
 import { Environments } from '../../core/environments.js';
 import { DependencyError } from '../../core/errors.js';
-import type { ClusterGateway, ClusterGateways, Deps, WorkflowName, WorkflowPort } from '../../core/ports.js';
-import { readEnv, STATE_MACHINE_ENV } from './env.js';
+import type {
+  ClusterGateway,
+  ClusterGateways,
+  Deps,
+  SecretCipher,
+  WorkflowName,
+  WorkflowPort,
+} from '../../core/ports.js';
+import { type FunctionEnv, readEnv, STATE_MACHINE_ENV } from './env.js';
 
 export interface LocalProviders {
   workflows: WorkflowPort;
@@ -46,6 +55,15 @@ class ClusterRegistry implements ClusterGateways {
   }
 }
 
+/** KMS envelope encryption where infra bound the secrets key; the key file locally; otherwise none. */
+function secretCipher(env: FunctionEnv): SecretCipher {
+  if (env.SECRETS_KEY_ID) {
+    return new KmsCipher({ keyId: env.SECRETS_KEY_ID, client: kmsClient({ region: env.AWS_REGION }) });
+  }
+  if (env.MERLIN_SECRETS_KEY_FILE) return new LocalKeyCipher(env.MERLIN_SECRETS_KEY_FILE);
+  return unconfiguredCipher('this function has no secrets key (SECRETS_KEY_ID or MERLIN_SECRETS_KEY_FILE)');
+}
+
 function build(): Deps {
   const env = readEnv();
   const environments = new Environments(JSON.parse(env.MERLIN_ENVIRONMENTS));
@@ -56,6 +74,7 @@ function build(): Deps {
   ) as Record<WorkflowName, string>;
   return {
     ...dynamoRepositories(db, env.TABLE_NAME),
+    cipher: secretCipher(env),
     artifacts: new S3ArtifactStore(s3, env.ARTIFACT_BUCKET),
     workflows: local?.workflows ?? new StepFunctionsWorkflows(sfnClient(), arns),
     clusters: new ClusterRegistry(environments),

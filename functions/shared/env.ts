@@ -15,8 +15,16 @@ const schema = z.object({
   MERLIN_ENVIRONMENTS: z.string().min(2),
   AWS_REGION: z.string().default('us-east-1'),
 });
-export type FunctionEnv = z.infer<typeof schema>;
+/** Variables only some functions get (infra binds them where the feature is used); not part of ENV_NAMES. */
+const optional = z.object({
+  /** KMS key (id or ARN) secret values are encrypted under; unset ⇒ the local key-file cipher. */
+  SECRETS_KEY_ID: z.string().min(1).optional(),
+  /** The local key-file cipher's key (the local platform sets `<dataDir>/secrets.key`). */
+  MERLIN_SECRETS_KEY_FILE: z.string().min(1).optional(),
+});
+export type FunctionEnv = z.infer<typeof schema> & z.infer<typeof optional>;
 
+/** The variables every function must get. */
 export const ENV_NAMES = Object.keys(schema.shape) as (keyof FunctionEnv)[];
 
 export const STATE_MACHINE_ENV: Record<WorkflowName, keyof FunctionEnv> = {
@@ -29,7 +37,7 @@ let cached: FunctionEnv | undefined;
 
 export const readEnv = (env: NodeJS.ProcessEnv = process.env): FunctionEnv => {
   if (cached && env === process.env) return cached;
-  const parsed = schema.safeParse(env);
+  const parsed = schema.extend(optional.shape).safeParse(env);
   if (!parsed.success) {
     const missing = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
     throw new Error(`function environment is incomplete or invalid: ${missing}`);

@@ -14,6 +14,7 @@ import {
   type MemoryVersionRepository,
   memoryRepositories,
 } from './repositories.js';
+import { FakeCipher, MemorySecretRepository } from './secrets.js';
 import { RecordingWorkflows } from './workflows.js';
 
 export const LOCAL_SERVING_URL = 'http://127.0.0.1:8080/serving';
@@ -43,6 +44,8 @@ export interface FakeDeps extends Deps {
   endpoints: MemoryEndpointRepository;
   modelEndpoints: MemoryModelEndpointRepository;
   deployments: MemoryDeploymentRepository;
+  secrets: MemorySecretRepository;
+  cipher: FakeCipher;
   artifacts: MemoryArtifactStore;
   workflows: RecordingWorkflows;
   clusters: FakeClusters;
@@ -60,6 +63,8 @@ export function makeDeps(overrides: DepsOverrides = {}): FakeDeps {
   const environments = rest.environments ?? new Environments(environmentConfigs ?? TEST_ENVIRONMENTS);
   return {
     ...memoryRepositories(),
+    secrets: new MemorySecretRepository(),
+    cipher: new FakeCipher(),
     artifacts: new MemoryArtifactStore(),
     workflows: new RecordingWorkflows(),
     clusters: new FakeClusters(environments),

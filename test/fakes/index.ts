@@ -7,5 +7,6 @@ export * from './events.js';
 export * from './ids.js';
 export * from './repositories.js';
 export * from './scenario.js';
+export * from './secrets.js';
 export * from './workflow-driver.js';
 export * from './workflows.js';

@@ -24,6 +24,7 @@ export function revisionSpec(
     modelFile: 'model.onnx',
     resources: { cpu: '500m', memory: '512Mi', minReplicas: 1, maxReplicas: 1 },
     env,
+    secretEnv: {},
     ...overrides,
   };
 }

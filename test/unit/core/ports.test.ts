@@ -223,6 +223,7 @@ describe('Fake: FakeCluster', () => {
       modelFile: 'model.onnx',
       resources: { cpu: '1', memory: '1Gi', minReplicas: 1, maxReplicas: 1 },
       env: {},
+      secretEnv: {},
     };
 
     const before = await cluster.revisionStatus(rev);

@@ -189,6 +189,7 @@ describe('Use case: applyRevision (deploy-version › Apply Revision)', () => {
           modelFile: 'model.onnx',
           resources: { cpu: '750m', memory: '1Gi', minReplicas: 2, maxReplicas: 3 },
           env: { LOG_LEVEL: 'debug' },
+          secretEnv: {},
         },
       ],
     ]);
