@@ -54,13 +54,14 @@ export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
   const data = new DataStack(app, `${settings.prefix}-Data`, {
     env,
     settings,
-    description: `Merlin ${settings.stage}: control-plane table and artifacts bucket`,
+    description: `Merlin ${settings.stage}: control-plane table, artifacts bucket and secrets key`,
   });
   const workflow = new WorkflowStack(app, `${settings.prefix}-Workflow`, {
     env,
     settings,
     table: data.table,
     bucket: data.bucket,
+    secretsKey: data.secretsKey,
     environmentsJson: environments,
     bundling: options.bundling,
     description: `Merlin ${settings.stage}: deployment workflows (Step Functions) and their task functions`,
@@ -71,6 +72,7 @@ export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
     table: data.table,
     bucket: data.bucket,
     stateMachines: workflow.stateMachines,
+    secretsKey: data.secretsKey,
     environmentsJson: environments,
     bundling: options.bundling,
     description: `Merlin ${settings.stage}: control-plane HTTP API and its route functions`,

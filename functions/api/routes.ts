@@ -14,6 +14,8 @@ export interface RouteEntry {
   entry: string;
   /** The route starts workflow executions (its function alone may call states:StartExecution). */
   startsWorkflow?: true;
+  /** The route encrypts secret values (its function alone may have KMS make data keys with the secrets key). */
+  encryptsSecrets?: true;
 }
 
 const VERSION = '/v1/projects/{project}/models/{model}/versions/{version}';

@@ -1,7 +1,10 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { ENCRYPTION_CONTEXT_KEYS } from '../../adapters/crypto/kms-cipher.js';
 import type { WorkflowName } from '../../core/ports.js';
 import { type FunctionEnv, STATE_MACHINE_ENV } from '../../functions/shared/env.js';
 
@@ -48,6 +51,26 @@ export const nameStateMachines = (fn: lambda.Function, arns: Record<WorkflowName
   for (const [workflow, arn] of Object.entries(arns) as [WorkflowName, string][]) {
     setVariable(fn, STATE_MACHINE_ENV[workflow] as ContractVariable, arn);
   }
+};
+
+/**
+ * `SECRETS_KEY_ID` + what the function does with secret values: `encrypt` may only have KMS make data keys
+ * (`kms:GenerateDataKey`), `decrypt` may only have it decrypt them (`kms:Decrypt`), and only with a secret's
+ * encryption context (project and name: adapters/crypto/kms-cipher.ts). Functions that do neither get neither the
+ * variable nor a permission. The key policy delegates to IAM (the CDK default), so the role policy is enough.
+ */
+export const bindSecretsKey = (fn: lambda.Function, key: kms.IKey, use: 'encrypt' | 'decrypt'): void => {
+  setVariable(fn, 'SECRETS_KEY_ID', key.keyArn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: [use === 'encrypt' ? 'kms:GenerateDataKey' : 'kms:Decrypt'],
+      resources: [key.keyArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...ENCRYPTION_CONTEXT_KEYS] },
+        Null: { 'kms:EncryptionContextKeys': 'false' },
+      },
+    }),
+  );
 };
 
 /** `MERLIN_ENVIRONMENTS`: the validated environments config (infra/config.ts environmentsJson). */

@@ -3,6 +3,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -14,6 +15,7 @@ import type { StageSettings } from '../config.js';
 import {
   bindBucket,
   bindEnvironments,
+  bindSecretsKey,
   bindStateMachines,
   bindTable,
   nameStateMachines,
@@ -44,6 +46,8 @@ export interface ApiStackProps extends StackProps {
   table: dynamodb.ITable;
   bucket: s3.IBucket;
   stateMachines: Record<WorkflowName, sfn.IStateMachine>;
+  /** The key secret values are encrypted under (DataStack.secretsKey). */
+  secretsKey: kms.IKey;
   /** MERLIN_ENVIRONMENTS (infra/config.ts environmentsJson). */
   environmentsJson: string;
   /** Extra bundling options for every function (tests ask for esbuild metafiles). */
@@ -97,6 +101,7 @@ export class ApiStack extends Stack {
         bindBucket(fn, props.bucket, 'readWrite');
         if (route.startsWorkflow) bindStateMachines(fn, props.stateMachines);
         else nameStateMachines(fn, stateMachineArns);
+        if (route.encryptsSecrets) bindSecretsKey(fn, props.secretsKey, 'encrypt');
         bindEnvironments(fn, props.environmentsJson);
         this.functions[route.entry] = fn;
       }

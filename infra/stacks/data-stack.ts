@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { StageSettings } from '../config.js';
@@ -15,6 +16,8 @@ export interface DataStackProps extends StackProps {
 export class DataStack extends Stack {
   readonly table: dynamodb.Table;
   readonly bucket: s3.Bucket;
+  /** Encrypts project secrets (envelope encryption: KMS data keys, AES-256-GCM in the functions). */
+  readonly secretsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -59,6 +62,14 @@ export class DataStack extends Stack {
       removalPolicy,
       // In dev, `cdk destroy` empties the bucket first (a versioned bucket is otherwise never empty).
       autoDeleteObjects: !retain,
+    });
+
+    // Without this key no stored secret can be read again: kept outside dev like the table.
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: `Merlin ${props.settings.stage}: encrypts project secrets (data keys for AES-256-GCM)`,
+      enableKeyRotation: true,
+      removalPolicy,
+      ...(!retain && { pendingWindow: Duration.days(7) }),
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Annotations, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -8,7 +9,7 @@ import type { WorkflowName } from '../../core/ports.js';
 import { STATE_MACHINE_FILES, WORKFLOW_TASKS, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
 import type { StageSettings } from '../config.js';
 import { AslStateMachine } from '../constructs/asl-state-machine.js';
-import { bindBucket, bindEnvironments, bindTable, nameStateMachines } from '../constructs/bindings.js';
+import { bindBucket, bindEnvironments, bindSecretsKey, bindTable, nameStateMachines } from '../constructs/bindings.js';
 import { MerlinFunction } from '../constructs/merlin-function.js';
 import { pascalCase } from '../naming.js';
 
@@ -17,10 +18,15 @@ const TASK_TIMEOUTS: Partial<Record<WorkflowTaskKey, Duration>> = {
   CheckRevision: Duration.seconds(60),
 };
 
+/** The only task that reads secret values: it hands them to the cluster with the new revision. */
+export const DECRYPTS_SECRETS: readonly WorkflowTaskKey[] = ['ApplyRevision'];
+
 export interface WorkflowStackProps extends StackProps {
   settings: StageSettings;
   table: dynamodb.ITable;
   bucket: s3.IBucket;
+  /** The key secret values are encrypted under (DataStack.secretsKey). */
+  secretsKey: kms.IKey;
   /** MERLIN_ENVIRONMENTS (infra/config.ts environmentsJson). */
   environmentsJson: string;
   /** Extra bundling options for every function (tests ask for esbuild metafiles). */
@@ -73,6 +79,7 @@ export class WorkflowStack extends Stack {
       // Tasks never start executions; the contract still asks for the ARNs (see nameStateMachines).
       nameStateMachines(fn, arns);
       bindEnvironments(fn, props.environmentsJson);
+      if (DECRYPTS_SECRETS.includes(key)) bindSecretsKey(fn, props.secretsKey, 'decrypt');
       functions[key] = fn;
     }
     this.functions = functions;
