@@ -155,6 +155,21 @@ export async function deleteSecret(
   }
 }
 
+/**
+ * Removes every secret of a project (for deleting the project: a project created again under the same name must not
+ * find the old values). Secrets are not versioned, so nothing else refers to them once no endpoint runs.
+ */
+export async function deleteProjectSecrets(deps: Pick<Deps, 'secrets'>, key: ProjectKey): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    // Always the first page: what was deleted is gone from it, so no cursor is needed (or valid) after deletes.
+    const page = await deps.secrets.list(key, { limit: 100 });
+    for (const s of page.items) await deps.secrets.delete({ project: key.project, name: s.name });
+    deleted += page.items.length;
+    if (page.nextCursor === null) return deleted;
+  }
+}
+
 const missingSecrets = (project: string, missing: string[]): UnprocessableError =>
   new UnprocessableError(
     `${missing.length === 1 ? 'secret' : 'secrets'} ${missing.map((n) => `"${n}"`).join(', ')} not found in project "${project}"; create ${missing.length === 1 ? 'it' : 'them'} first (PUT /v1/projects/${project}/secrets/{name})`,

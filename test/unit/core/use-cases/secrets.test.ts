@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError, UnprocessableError, ValidationError } fro
 import { deployBody, putSecretBody, type StoredSecret } from '../../../../core/schemas/index.js';
 import { deployVersion } from '../../../../core/use-cases/endpoints.js';
 import {
+  deleteProjectSecrets,
   deleteSecret,
   getSecret,
   listSecrets,
@@ -427,5 +428,25 @@ describe('Use case: deleteSecret', () => {
 
     expect(error.code).toBe('CONCURRENT_CHANGE');
     expect(deps.secrets.size).toBe(1);
+  });
+});
+
+describe('Use case: deleteProjectSecrets', () => {
+  it("should remove every secret of the project, page after page, and no other project's", async () => {
+    await givenModel(deps, { model: { project: 'other-project', model: 'iris' } });
+    for (let i = 0; i < 230; i++)
+      deps.secrets.seed({
+        ...(await deps.cipher.encrypt('v', key(`s-${i}`))),
+        ...key(`s-${i}`),
+        createdAt: 'x',
+        updatedAt: 'x',
+        revision: 1,
+      });
+    await putSecret(deps, key('keep', 'other-project'), { value: 'theirs' });
+
+    const deleted = await deleteProjectSecrets(deps, { project: PROJECT });
+
+    expect(deleted).toBe(230);
+    expect(deps.secrets.all().map((s) => `${s.project}/${s.name}`)).toEqual(['other-project/keep']);
   });
 });
