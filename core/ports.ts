@@ -72,8 +72,11 @@ export interface ModelRepository extends Repository<ModelKey, Model> {
   allocateVersion(key: ModelKey): Promise<number>;
 }
 export interface VersionRepository extends Repository<VersionKey, ModelVersion> {
-  /** Newest first. */
-  list(key: ModelKey, query: ListQuery): Promise<Page<ModelVersion>>;
+  /** Newest first; with `labels`, only versions carrying every one of them (pages stay full). */
+  list(
+    key: ModelKey,
+    query: { limit: number; cursor?: string; labels?: Record<string, string> },
+  ): Promise<Page<ModelVersion>>;
 }
 export interface EndpointRepository extends Repository<EndpointKey, VersionEndpoint> {
   listForVersion(key: VersionKey, query: ListQuery): Promise<Page<VersionEndpoint>>;
@@ -125,6 +128,8 @@ export interface ArtifactStore {
   stat(key: string): Promise<{ size: number } | undefined>;
   /** Hex SHA-256 of the object's bytes. */
   sha256(key: string): Promise<string>;
+  /** Removes every object under a prefix (no error when there is none). */
+  deletePrefix(prefix: string): Promise<void>;
 }
 
 export const WORKFLOWS = ['deploy-version', 'undeploy-version', 'update-route'] as const;
@@ -197,6 +202,27 @@ export interface ClusterGateways {
   forEnvironment(environment: string): ClusterGateway;
 }
 
+/** A POST answered once under an `Idempotency-Key`, kept so that a retry gets the same answer. */
+export interface IdempotencyRecord {
+  key: string;
+  /** SHA-256 of method, path and body: the same key with another request is refused. */
+  fingerprint: string;
+  state: 'in-progress' | 'done';
+  response?: { status: number; body?: string; headers: Record<string, string> };
+  createdAt: string;
+  /** After this the key may be used again (DynamoDB TTL on AWS). */
+  expiresAt: string;
+}
+
+export interface IdempotencyStore {
+  get(key: string): Promise<IdempotencyRecord | undefined>;
+  /** Claims the key; false when a record for it exists already. */
+  claim(record: IdempotencyRecord): Promise<boolean>;
+  complete(key: string, response: NonNullable<IdempotencyRecord['response']>): Promise<void>;
+  /** Releases a claimed key (the request failed in a way a retry may fix). */
+  release(key: string): Promise<void>;
+}
+
 /** Everything the use cases need, built once per runtime by a composition root. */
 export interface Deps {
   projects: ProjectRepository;
@@ -213,4 +239,5 @@ export interface Deps {
   environments: Environments;
   clock: Clock;
   ids: IdGenerator;
+  idempotency: IdempotencyStore;
 }

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from './errors.js';
+import { ConflictError, NotFoundError, PreconditionFailedError } from './errors.js';
 import type { Repository } from './ports.js';
 
 /**
@@ -23,5 +23,15 @@ export async function updateItem<K, T extends { revision: number }>(
       if (!(e instanceof ConflictError) || attempt >= (options.attempts ?? 5)) throw e;
       current = await repo.get(key);
     }
+  }
+}
+
+/** `If-Match`: the caller's revision must be the stored one (412 otherwise, with the current revision). */
+export function checkIfMatch(current: { revision: number }, ifMatch: number | undefined, what: string): void {
+  if (ifMatch !== undefined && current.revision !== ifMatch) {
+    throw new PreconditionFailedError(
+      `${what} is at revision ${current.revision}, not ${ifMatch} as If-Match says: it changed since you read it; read it again`,
+      { revision: current.revision },
+    );
   }
 }

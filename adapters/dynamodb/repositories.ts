@@ -65,6 +65,13 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The key of an item as DynamoDB's LastEvaluatedKey would give it (base keys, plus the index's when queried). */
+const keysAfter = (item: Record<string, unknown>, index: 'GSI1' | undefined): Record<string, unknown> => ({
+  PK: item.PK,
+  SK: item.SK,
+  ...(index && { GSI1PK: item.GSI1PK, GSI1SK: item.GSI1SK }),
+});
+
 const strip = <T>(item: Record<string, unknown>): T => {
   const copy: Record<string, unknown> = { ...item };
   for (const k of KEY_ATTRIBUTES) delete copy[k];
@@ -165,34 +172,68 @@ abstract class DynamoRepository<K, T extends { revision: number }> implements Re
     }
   }
 
-  /** One page of a query on the table (PK) or on GSI1 (GSI1PK), optionally restricted to a sort-key prefix. */
+  /**
+   * One page of a query on the table (PK) or on GSI1 (GSI1PK), optionally restricted to a sort-key prefix and
+   * filtered by `equals` (attribute path → value). A filtered page is refilled until it is full or the partition ends,
+   * and its cursor points after its last item, so pages never come back short or skip items.
+   */
   protected async page(
-    q: { index?: 'GSI1'; partition: string; prefix?: string; newestFirst?: boolean },
-    query: ListQuery,
+    q: {
+      index?: 'GSI1';
+      partition: string;
+      prefix?: string;
+      newestFirst?: boolean;
+      equals?: { path: string[]; value: string }[];
+    },
+    query: { limit: number; cursor?: string | undefined },
   ): Promise<Page<T>> {
     const pk = q.index ? 'GSI1PK' : 'PK';
     const sk = q.index ? 'GSI1SK' : 'SK';
+    const names: Record<string, string> = { '#pk': pk, ...(q.prefix && { '#sk': sk }) };
+    const values: Record<string, unknown> = { ':pk': q.partition, ...(q.prefix && { ':prefix': q.prefix }) };
+    const filters = (q.equals ?? []).map((f, i) => {
+      const path = f.path.map((part, j) => {
+        names[`#f${i}_${j}`] = part;
+        return `#f${i}_${j}`;
+      });
+      values[`:f${i}`] = f.value;
+      return `${path.join('.')} = :f${i}`;
+    });
     const input: QueryCommandInput = {
       TableName: this.table,
       ...(q.index && { IndexName: q.index }),
       KeyConditionExpression: q.prefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': pk, ...(q.prefix && { '#sk': sk }) },
-      ExpressionAttributeValues: { ':pk': q.partition, ...(q.prefix && { ':prefix': q.prefix }) },
-      Limit: query.limit,
+      ...(filters.length > 0 && { FilterExpression: filters.join(' AND ') }),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
       ScanIndexForward: !q.newestFirst,
-      ExclusiveStartKey: decodeCursor(query.cursor, { name: pk, value: q.partition }),
     };
-    const out = await call(`query ${this.entity}`, () => this.db.send(new QueryCommand(input)));
-    const items = (out.Items ?? []).map((i) => strip<T>(i));
-    // DynamoDB may return a LastEvaluatedKey on an exactly-full last page; one cheap probe keeps nextCursor honest.
-    let next = out.LastEvaluatedKey;
-    if (next && items.length === query.limit) {
-      const probe = await call(`query ${this.entity}`, () =>
-        this.db.send(new QueryCommand({ ...input, Limit: 1, ExclusiveStartKey: next, Select: 'COUNT' })),
+    // One item more than the page tells whether there is a next page without a second query; the cursor is then the
+    // key of the page's last item.
+    const want = query.limit + 1;
+    const items: Record<string, unknown>[] = [];
+    let start = decodeCursor(query.cursor, { name: pk, value: q.partition });
+    let more: Record<string, unknown> | undefined;
+    do {
+      const out = await call(`query ${this.entity}`, () =>
+        this.db.send(
+          new QueryCommand({
+            ...input,
+            Limit: filters.length > 0 ? want : want - items.length,
+            ExclusiveStartKey: start,
+          }),
+        ),
       );
-      if (!probe.Count && !probe.LastEvaluatedKey) next = undefined;
+      items.push(...(out.Items ?? []));
+      more = out.LastEvaluatedKey;
+      start = more;
+    } while (more && items.length < want);
+    let next: Record<string, unknown> | undefined;
+    if (items.length > query.limit) {
+      items.length = query.limit;
+      next = keysAfter(items[items.length - 1]!, q.index);
     }
-    return { items, nextCursor: encodeCursor(next) };
+    return { items: items.map((i) => strip<T>(i)), nextCursor: encodeCursor(next) };
   }
 
   /** Every item of a partition (for bounded collections). */
@@ -254,8 +295,9 @@ export class DynamoVersionRepository extends DynamoRepository<VersionKey, ModelV
   protected readonly entity = 'version';
   protected keysOf = versionKeys;
   protected keyOfItem = (v: ModelVersion) => ({ project: v.project, model: v.model, version: v.version });
-  list(key: ModelKey, query: ListQuery) {
-    return this.page({ partition: modelPartition(key), prefix: 'V#', newestFirst: true }, query);
+  list(key: ModelKey, query: { limit: number; cursor?: string; labels?: Record<string, string> }) {
+    const equals = Object.entries(query.labels ?? {}).map(([k, value]) => ({ path: ['labels', k], value }));
+    return this.page({ partition: modelPartition(key), prefix: 'V#', newestFirst: true, equals }, query);
   }
 }
 

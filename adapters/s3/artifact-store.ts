@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -85,6 +87,24 @@ export class S3ArtifactStore implements ArtifactStore {
       return hash.digest('hex');
     } catch (e) {
       throw dependency('get', e);
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    try {
+      let token: string | undefined;
+      do {
+        const page = await this.s3.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+        if (keys.length > 0) {
+          await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } }));
+        }
+        token = page.NextContinuationToken;
+      } while (token);
+    } catch (e) {
+      throw dependency('delete', e);
     }
   }
 }

@@ -67,3 +67,11 @@ export interface Page<T> {
 }
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const healthResponse = z.object({ status: z.literal('ok') });
+
+/** The error body of every non-2xx answer (DESIGN §4). */
+export const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  requestId: z.string().nullable(),
+});

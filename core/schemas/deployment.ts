@@ -48,6 +48,8 @@ export const deployment = z.object({
     secrets: z.record(z.string(), z.string()).optional(),
     protocol: z.enum(PROTOCOLS).optional(),
     rule: routeRule.optional(),
+    /** A route deployment that takes the model endpoint down (DELETE) instead of applying a rule. */
+    removeRoute: z.literal(true).optional(),
   }),
   steps: z.array(deploymentStep),
   error: z.object({ code: z.string(), message: z.string() }).optional(),

@@ -30,6 +30,14 @@ export const deployBody = z.strictObject({
 });
 export type DeployBody = z.infer<typeof deployBody>;
 
+/** PATCH …/endpoints/{env}: the settings to change; the others stay as the endpoint has them. */
+export const redeployBody = deployBody.omit({ environment: true }).extend({
+  environment: z
+    .never({ error: 'the environment of an endpoint cannot change; deploy into the other one with POST …/endpoints' })
+    .optional(),
+});
+export type RedeployBody = z.infer<typeof redeployBody>;
+
 export const revisionRef = z.object({ number: z.number().int().min(1), name: z.string() });
 export type RevisionRef = z.infer<typeof revisionRef>;
 
@@ -105,3 +113,35 @@ export const modelEndpoint = z.object({
 export type ModelEndpoint = z.infer<typeof modelEndpoint>;
 
 export const modelEndpointPath = z.object({ project: projectName, model: modelName, environment: environmentName });
+
+/** `?tail=100&since=2026-11-26T10:00:00Z` or `since=15m` (s, m, h, d ago). */
+export const logsQuery = z.strictObject({
+  tail: z.coerce.number().int().min(1).max(10_000).default(100),
+  since: z
+    .string()
+    .transform((text, ctx) => {
+      const rel = /^([0-9]{1,9})(s|m|h|d)$/.exec(text);
+      if (rel) {
+        const ms = Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+        return (now: Date) => now.getTime() - ms;
+      }
+      const at = Date.parse(text);
+      if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}T/.test(text)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a time like 2026-11-26T10:00:00Z or a duration like 15m' });
+        return z.NEVER;
+      }
+      return () => at;
+    })
+    .optional(),
+  revision: z.coerce.number().int().min(1).optional(),
+});
+export type LogsQuery = z.output<typeof logsQuery>;
+
+export const endpointLogs = z.object({
+  project: z.string(),
+  model: z.string(),
+  version: z.number().int(),
+  environment: z.string(),
+  revision: z.string(),
+  lines: z.array(z.string()),
+});

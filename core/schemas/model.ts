@@ -29,3 +29,13 @@ export const model = z.object({
 export type Model = z.infer<typeof model>;
 
 export const modelPath = z.object({ project: projectName, model: modelName });
+
+/** PATCH: description and labels; a model's name and type never change. */
+export const patchModelBody = z
+  .strictObject({
+    description: description.nullable().optional(),
+    labels: labels.optional(),
+    type: z.never({ error: 'the type of a model cannot change; create a new model for another type' }).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'name at least one field to change: description, labels');
+export type PatchModelBody = z.infer<typeof patchModelBody>;

@@ -19,3 +19,9 @@ export const project = z.object({
 export type Project = z.infer<typeof project>;
 
 export const projectPath = z.object({ project: projectName });
+
+/** PATCH: the fields given replace the stored ones; `description: null` removes it. */
+export const patchProjectBody = z
+  .strictObject({ description: description.nullable().optional(), labels: labels.optional() })
+  .refine((b) => Object.keys(b).length > 0, 'name at least one field to change: description, labels');
+export type PatchProjectBody = z.infer<typeof patchProjectBody>;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { labels, modelName, projectName, revision, timestamp, versionNumber } from './common.js';
+import { LABEL, labels, modelName, projectName, revision, timestamp, versionNumber } from './common.js';
 
 /** A relative file path inside an artifact: no leading slash, no "..", no empty segments. */
 export const artifactPath = z
@@ -21,6 +21,46 @@ export const createVersionBody = z.strictObject({
   modelFile: artifactPath.optional(),
 });
 export type CreateVersionBody = z.infer<typeof createVersionBody>;
+
+/** PATCH: each field given replaces the stored map; the artifact and model file of a version never change. */
+export const patchVersionBody = z
+  .strictObject({
+    labels: createVersionBody.shape.labels,
+    params: createVersionBody.shape.params,
+    metrics: createVersionBody.shape.metrics,
+    tags: createVersionBody.shape.tags,
+    properties: createVersionBody.shape.properties,
+    modelFile: z.never({ error: 'the model file of a version cannot change; create a new version' }).optional(),
+  })
+  .refine(
+    (b) => Object.keys(b).length > 0,
+    'name at least one field to change: labels, params, metrics, tags, properties',
+  );
+export type PatchVersionBody = z.infer<typeof patchVersionBody>;
+
+/** `?label=team:fraud,stage:prod` (or the parameter repeated): versions carrying every one of these labels. */
+export const versionListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional(),
+  label: z
+    .string()
+    .max(1024)
+    .transform((text, ctx) => {
+      const out: Record<string, string> = {};
+      for (const pair of text.split(',')) {
+        const i = pair.indexOf(':');
+        const [k, v] = i < 0 ? [pair, ''] : [pair.slice(0, i), pair.slice(i + 1)];
+        if (i < 0 || !LABEL.test(k) || !LABEL.test(v) || !k) {
+          ctx.addIssue({ code: 'custom', message: `"${pair}" is not key:value with label syntax (e.g. team:fraud)` });
+          return z.NEVER;
+        }
+        out[k] = v;
+      }
+      return out;
+    })
+    .optional(),
+});
+export type VersionListQuery = z.infer<typeof versionListQuery>;
 
 export const manifestFile = z.object({
   path: z.string(),
@@ -92,3 +132,8 @@ export const artifactCompleteBody = z.strictObject({
     .max(1000, 'at most 1000 files'),
 });
 export type ArtifactCompleteBody = z.infer<typeof artifactCompleteBody>;
+
+/** GET …/artifact: the manifest with a presigned GET URL per file. */
+export const artifactView = artifact.extend({
+  files: z.array(manifestFile.extend({ url: z.string() })),
+});

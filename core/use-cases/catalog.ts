@@ -10,9 +10,14 @@ import type {
   Model,
   ModelVersion,
   Page,
+  PatchModelBody,
+  PatchProjectBody,
+  PatchVersionBody,
   Project,
+  VersionListQuery,
 } from '../schemas/index.js';
 import { isoNow } from '../time.js';
+import { checkIfMatch, updateItem } from '../update.js';
 
 type CatalogDeps = Pick<Deps, 'projects' | 'models' | 'versions' | 'artifacts' | 'clock'>;
 
@@ -139,8 +144,89 @@ export async function getVersion(deps: Pick<Deps, 'versions'>, key: VersionKey):
 export async function listVersions(
   deps: Pick<Deps, 'models' | 'versions'>,
   key: ModelKey,
-  query: ListQuery,
+  query: VersionListQuery,
 ): Promise<Page<ModelVersion>> {
   await getModel(deps, key);
-  return deps.versions.list(key, query);
+  return deps.versions.list(key, {
+    limit: query.limit,
+    ...(query.cursor !== undefined && { cursor: query.cursor }),
+    ...(query.label !== undefined && { labels: query.label }),
+  });
+}
+
+/** `description: null` removes it; absent fields stay as they are. */
+const applyDescription = <T extends { description?: string }>(item: T, d: string | null | undefined): T => {
+  if (d === undefined) return item;
+  const { description: _old, ...rest } = item;
+  return (d === null ? rest : { ...rest, description: d }) as T;
+};
+
+export async function updateProject(
+  deps: Pick<Deps, 'projects' | 'clock'>,
+  key: ProjectKey,
+  body: PatchProjectBody,
+  ifMatch: number | undefined,
+): Promise<Project> {
+  const what = `project "${key.project}"`;
+  return updateItem(
+    deps.projects,
+    key,
+    (p) => {
+      checkIfMatch(p, ifMatch, what);
+      return {
+        ...applyDescription(p, body.description),
+        labels: body.labels ?? p.labels,
+        updatedAt: isoNow(deps.clock),
+      };
+    },
+    { current: await getProject(deps, key), what },
+  );
+}
+
+export async function updateModel(
+  deps: Pick<Deps, 'models' | 'clock'>,
+  key: ModelKey,
+  body: PatchModelBody,
+  ifMatch: number | undefined,
+): Promise<Model> {
+  const what = `model "${key.model}" of project "${key.project}"`;
+  return updateItem(
+    deps.models,
+    key,
+    (m) => {
+      checkIfMatch(m, ifMatch, what);
+      return {
+        ...applyDescription(m, body.description),
+        labels: body.labels ?? m.labels,
+        updatedAt: isoNow(deps.clock),
+      };
+    },
+    { current: await getModel(deps, key), what },
+  );
+}
+
+export async function updateVersion(
+  deps: Pick<Deps, 'versions' | 'clock'>,
+  key: VersionKey,
+  body: PatchVersionBody,
+  ifMatch: number | undefined,
+): Promise<ModelVersion> {
+  const what = describeVersion(key);
+  return updateItem(
+    deps.versions,
+    key,
+    (v) => {
+      checkIfMatch(v, ifMatch, what);
+      return {
+        ...v,
+        labels: body.labels ?? v.labels,
+        params: body.params ?? v.params,
+        metrics: body.metrics ?? v.metrics,
+        tags: body.tags ?? v.tags,
+        properties: body.properties ?? v.properties,
+        updatedAt: isoNow(deps.clock),
+      };
+    },
+    { current: await getVersion(deps, key), what },
+  );
 }

@@ -2,6 +2,7 @@
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
 import { DEPLOYABLE_TYPES, describeEndpoint, describeVersion, revisionName, versionEndpointUrl } from '../names.js';
 import type { Deps, EndpointKey, VersionKey } from '../ports.js';
+import { parseCpu, parseMemory } from '../quantity.js';
 import type {
   DeployBody,
   Deployment,
@@ -9,12 +10,15 @@ import type {
   ListQuery,
   ModelEndpoint,
   Page,
+  PROTOCOLS,
+  RedeployBody,
   ResolvedResources,
   Resources,
   RouteRule,
   VersionEndpoint,
 } from '../schemas/index.js';
 import { isoNow } from '../time.js';
+import { checkIfMatch } from '../update.js';
 import { getModel, getVersion } from './catalog.js';
 import { beginDeployment, concurrentChange, newDeployment } from './deployments.js';
 import { assertSecretsExist } from './secrets.js';
@@ -28,14 +32,49 @@ export function presentEndpoint(e: VersionEndpoint, modelEndpoint: ModelEndpoint
 const routesTo = (me: ModelEndpoint | undefined, version: number): boolean =>
   !!me && me.status !== 'terminated' && !!me.rule?.destinations.some((d) => d.version === version);
 
-/** Fills unset resources from the environment's defaults. */
-export function resolveResources(env: Environment, asked: Resources | undefined): ResolvedResources {
+/** Fills unset resources from `base`: the environment's defaults, or on a redeploy the endpoint's current ones. */
+export function resolveResources(
+  env: Environment,
+  asked: Resources | undefined,
+  base: ResolvedResources = env.defaults,
+): ResolvedResources {
   return {
-    cpu: asked?.cpu ?? env.defaults.cpu,
-    memory: asked?.memory ?? env.defaults.memory,
-    minReplicas: asked?.minReplicas ?? env.defaults.minReplicas,
-    maxReplicas: asked?.maxReplicas ?? Math.max(env.defaults.maxReplicas, asked?.minReplicas ?? 0),
+    cpu: asked?.cpu ?? base.cpu,
+    memory: asked?.memory ?? base.memory,
+    minReplicas: asked?.minReplicas ?? base.minReplicas,
+    maxReplicas: asked?.maxReplicas ?? Math.max(base.maxReplicas, asked?.minReplicas ?? 0),
   };
+}
+
+/**
+ * Resource requests against the environment's limits, checked before anything starts (Merlin checked them inside the
+ * deploy job, with an integer comparison that let "500m" through). The message names the limit.
+ */
+export function checkResources(env: Environment, r: ResolvedResources): ResolvedResources {
+  const cpu = parseCpu(r.cpu) ?? 0;
+  const memory = parseMemory(r.memory) ?? 0;
+  if (cpu <= 0) throw new ValidationError(`resources.cpu must be more than 0 (got "${r.cpu}")`);
+  if (memory <= 0) throw new ValidationError(`resources.memory must be more than 0 (got "${r.memory}")`);
+  if (r.minReplicas > r.maxReplicas) {
+    throw new ValidationError(
+      `resources.minReplicas (${r.minReplicas}) must not be more than resources.maxReplicas (${r.maxReplicas})`,
+    );
+  }
+  const over = (field: string, asked: string | number, limit: string, value: string | number) =>
+    new UnprocessableError(
+      `resources.${field} ${JSON.stringify(asked)} is more than environment "${env.name}" allows (limits.${limit}: ${JSON.stringify(value)})`,
+      { field: `resources.${field}`, limit: `limits.${limit}`, value },
+      'RESOURCES_OVER_LIMIT',
+    );
+  if (cpu > (parseCpu(env.limits.maxCpu) ?? Number.POSITIVE_INFINITY))
+    throw over('cpu', r.cpu, 'maxCpu', env.limits.maxCpu);
+  if (memory > (parseMemory(env.limits.maxMemory) ?? Number.POSITIVE_INFINITY)) {
+    throw over('memory', r.memory, 'maxMemory', env.limits.maxMemory);
+  }
+  if (r.maxReplicas > env.limits.maxReplicas) {
+    throw over('maxReplicas', r.maxReplicas, 'maxReplicas', env.limits.maxReplicas);
+  }
+  return r;
 }
 
 const withoutMessage = (e: VersionEndpoint): VersionEndpoint => {
@@ -69,9 +108,15 @@ type EndpointDeps = Pick<
  * marks the endpoint pending with one conditional write (so of concurrent deploys exactly one wins), records the
  * Deployment and starts the deploy-version workflow. Answers with the Deployment at once.
  */
-export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: DeployBody): Promise<Deployment> {
-  assertSecretVariablesUnique(body);
-  const env = deps.environments.resolve(body.environment);
+interface DeploySettings {
+  resources: ResolvedResources;
+  env: Record<string, string>;
+  secrets: Record<string, string> | undefined;
+  protocol: (typeof PROTOCOLS)[number];
+}
+
+/** What makes a version deployable at all: a runtime for its type and a verified artifact. */
+async function checkDeployable(deps: EndpointDeps, key: VersionKey): Promise<void> {
   const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
   if (!DEPLOYABLE_TYPES.includes(model.type)) {
     throw new UnprocessableError(
@@ -87,6 +132,17 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
       'ARTIFACT_INCOMPLETE',
     );
   }
+}
+
+/**
+ * Deploys a version into an environment (POST …/endpoints): checks synchronously everything that can be checked,
+ * marks the endpoint pending with one conditional write (so of concurrent deploys exactly one wins), records the
+ * Deployment and starts the deploy-version workflow. Answers with the Deployment at once.
+ */
+export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: DeployBody): Promise<Deployment> {
+  assertSecretVariablesUnique(body);
+  const env = deps.environments.resolve(body.environment);
+  await checkDeployable(deps, key);
   const endpointKey: EndpointKey = { ...key, environment: env.name };
   const existing = await deps.endpoints.get(endpointKey);
   if (existing?.status === 'pending') throw inProgress(existing);
@@ -97,26 +153,83 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
       'ALREADY_DEPLOYED',
     );
   }
+  const resources = checkResources(env, resolveResources(env, body.resources));
   await assertActiveLimit(deps, env, endpointKey);
   await assertSecretsExist(deps, key.project, body.secrets);
+  // A deploy sets the whole configuration: what it does not ask for is not carried over from an earlier deploy.
+  return startDeploy(deps, env, endpointKey, existing, {
+    resources,
+    env: body.env ?? {},
+    secrets: body.secrets ?? (existing?.secrets ? {} : undefined),
+    protocol: body.protocol ?? existing?.protocol ?? 'v1',
+  });
+}
 
-  const resources = resolveResources(env, body.resources);
-  const protocol = body.protocol ?? existing?.protocol ?? 'v1';
+/**
+ * Redeploys a version endpoint (PATCH …/endpoints/{env}): a new revision with the changed settings (the others kept)
+ * while the current revision keeps serving; only a successful rollout replaces it, a failed one leaves it serving.
+ */
+export async function redeployVersion(
+  deps: EndpointDeps,
+  key: EndpointKey,
+  body: RedeployBody,
+  ifMatch: number | undefined,
+): Promise<Deployment> {
+  assertSecretVariablesUnique(body);
+  const env = deps.environments.get(key.environment);
+  const existing = await deps.endpoints.get(key);
+  if (!existing) {
+    throw new NotFoundError(`${describeEndpoint(key)} has never been deployed; deploy it with POST …/endpoints`, {
+      ...key,
+    });
+  }
+  checkIfMatch(existing, ifMatch, describeEndpoint(key));
+  if (existing.status === 'pending') throw inProgress(existing);
+  if (existing.status === 'terminated') {
+    throw new ConflictError(
+      `${describeEndpoint(key)} is terminated; deploy it again with POST …/endpoints`,
+      undefined,
+      'NOT_DEPLOYED',
+    );
+  }
+  await checkDeployable(deps, key);
+  const resources = checkResources(env, resolveResources(env, body.resources, existing.resources));
+  if (existing.status === 'failed') await assertActiveLimit(deps, env, key);
+  const secrets = body.secrets ?? existing.secrets;
+  await assertSecretsExist(deps, key.project, secrets);
+  return startDeploy(deps, env, key, existing, {
+    resources,
+    env: body.env ?? existing.env,
+    secrets,
+    protocol: body.protocol ?? existing.protocol,
+  });
+}
+
+/** The Deployment of a (re)deploy and the pending endpoint, claimed and started together. */
+async function startDeploy(
+  deps: EndpointDeps,
+  env: Environment,
+  endpointKey: EndpointKey,
+  existing: VersionEndpoint | undefined,
+  settings: DeploySettings,
+): Promise<Deployment> {
   const revisionNumber = (existing?.revisionCounter ?? 0) + 1;
   const deployment = newDeployment(deps, {
     kind: 'deploy',
-    project: key.project,
-    model: key.model,
-    version: key.version,
+    project: endpointKey.project,
+    model: endpointKey.model,
+    version: endpointKey.version,
     environment: env.name,
-    targetRevision: { number: revisionNumber, name: revisionName(key.model, key.version, revisionNumber) },
+    targetRevision: {
+      number: revisionNumber,
+      name: revisionName(endpointKey.model, endpointKey.version, revisionNumber),
+    },
     ...(existing?.activeRevision && { previousRevision: existing.activeRevision }),
     request: {
-      resources,
-      env: body.env ?? {},
-      // A deploy sets the whole mapping: none asked clears the one an earlier deploy left on the endpoint.
-      ...((body.secrets || existing?.secrets) && { secrets: body.secrets ?? {} }),
-      protocol,
+      resources: settings.resources,
+      env: settings.env,
+      ...(settings.secrets && { secrets: settings.secrets }),
+      protocol: settings.protocol,
     },
   });
   const now = deployment.createdAt;
@@ -133,15 +246,15 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
     : {
         ...endpointKey,
         status: 'pending',
-        url: versionEndpointUrl(env, key),
+        url: versionEndpointUrl(env, endpointKey),
         activeRevision: null,
         revisionCounter: revisionNumber,
         previousStatus: null,
         deploymentId: deployment.id,
-        resources,
-        env: body.env ?? {},
-        ...(body.secrets && { secrets: body.secrets }),
-        protocol,
+        resources: settings.resources,
+        env: settings.env,
+        ...(settings.secrets && { secrets: settings.secrets }),
+        protocol: settings.protocol,
         createdAt: now,
         updatedAt: now,
         revision: 1,
@@ -154,8 +267,8 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
       item: endpoint,
       expected: existing ? existing.revision : 'absent',
       conflict: async () => {
-        const now = await deps.endpoints.get(endpointKey);
-        return now?.status === 'pending' ? inProgress(now) : concurrentChange(describeEndpoint(endpointKey));
+        const current = await deps.endpoints.get(endpointKey);
+        return current?.status === 'pending' ? inProgress(current) : concurrentChange(describeEndpoint(endpointKey));
       },
     },
     () => restoreAfterFailedStart(deps, endpoint, existing),
@@ -163,7 +276,7 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
 }
 
 /** A variable is either plain (`env`) or a secret (`secrets`), not both. */
-function assertSecretVariablesUnique(body: DeployBody): void {
+function assertSecretVariablesUnique(body: Pick<DeployBody, 'env' | 'secrets'>): void {
   const both = Object.keys(body.secrets ?? {}).filter((v) => body.env && Object.hasOwn(body.env, v));
   if (both.length > 0) {
     throw new ValidationError(

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError, UnprocessableError, ValidationError } fro
 import { modelEndpointUrl } from '../names.js';
 import type { Deps, ModelEndpointKey, ModelKey } from '../ports.js';
 import type { Deployment, ListQuery, ModelEndpoint, Page, PutModelEndpointBody, RouteRule } from '../schemas/index.js';
+import { checkIfMatch } from '../update.js';
 import { getModel } from './catalog.js';
 import { beginDeployment, concurrentChange, newDeployment } from './deployments.js';
 
@@ -54,10 +55,18 @@ export async function ruleProblems(
  * Sets the routing rule of a model endpoint (PUT …/endpoints/{env}); creates the endpoint on first use. The rule is
  * carried out by the update-route workflow; the answer is its Deployment.
  */
+const inProgress = (key: ModelEndpointKey, me: ModelEndpoint) =>
+  new ConflictError(
+    `the model endpoint ${key.project}/${key.model} in "${key.environment}" is being changed by deployment ${me.deploymentId}; wait for it (GET /v1/deployments/${me.deploymentId})`,
+    { deploymentId: me.deploymentId },
+    'DEPLOYMENT_IN_PROGRESS',
+  );
+
 export async function putModelEndpoint(
   deps: ModelEndpointDeps,
   key: ModelEndpointKey,
   body: PutModelEndpointBody,
+  ifMatch?: number,
 ): Promise<Deployment> {
   const env = deps.environments.get(key.environment);
   await getModel(deps, key);
@@ -71,13 +80,9 @@ export async function putModelEndpoint(
     );
   }
   const existing = await deps.modelEndpoints.get(key);
-  if (existing?.status === 'pending') {
-    throw new ConflictError(
-      `the model endpoint ${key.project}/${key.model} in "${key.environment}" is being changed by deployment ${existing.deploymentId}; wait for it (GET /v1/deployments/${existing.deploymentId})`,
-      { deploymentId: existing.deploymentId },
-      'DEPLOYMENT_IN_PROGRESS',
-    );
-  }
+  if (existing)
+    checkIfMatch(existing, ifMatch, `the model endpoint ${key.project}/${key.model} in "${key.environment}"`);
+  if (existing?.status === 'pending') throw inProgress(key, existing);
   const deployment = newDeployment(deps, {
     kind: 'route',
     project: key.project,
@@ -133,4 +138,51 @@ export async function listModelEndpoints(
 ): Promise<Page<ModelEndpoint>> {
   await getModel(deps, key);
   return deps.modelEndpoints.listForModel(key, query);
+}
+
+/**
+ * Takes a model endpoint down (DELETE …/endpoints/{env}): its address stops answering and its version endpoints are
+ * no longer serving (they keep running). The record stays, `terminated`, with its history.
+ */
+export async function deleteModelEndpoint(
+  deps: ModelEndpointDeps,
+  key: ModelEndpointKey,
+  ifMatch: number | undefined,
+): Promise<Deployment> {
+  deps.environments.get(key.environment);
+  const existing = await getModelEndpoint(deps, key);
+  checkIfMatch(existing, ifMatch, `the model endpoint ${key.project}/${key.model} in "${key.environment}"`);
+  if (existing.status === 'pending') throw inProgress(key, existing);
+  if (existing.status === 'terminated') {
+    throw new ConflictError(
+      `the model endpoint ${key.project}/${key.model} in "${key.environment}" is already terminated`,
+      undefined,
+      'ALREADY_TERMINATED',
+    );
+  }
+  const deployment = newDeployment(deps, {
+    kind: 'route',
+    project: key.project,
+    model: key.model,
+    environment: key.environment,
+    request: { removeRoute: true },
+  });
+  const pending: ModelEndpoint = {
+    ...existing,
+    status: 'pending',
+    deploymentId: deployment.id,
+    updatedAt: deployment.createdAt,
+    revision: existing.revision + 1,
+  };
+  return beginDeployment(
+    deps,
+    deployment,
+    {
+      repo: deps.modelEndpoints,
+      item: pending,
+      expected: existing.revision,
+      conflict: async () => concurrentChange(`the model endpoint ${key.project}/${key.model} in "${key.environment}"`),
+    },
+    () => deps.modelEndpoints.put({ ...existing, revision: pending.revision + 1 }, pending.revision),
+  );
 }

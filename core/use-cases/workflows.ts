@@ -208,6 +208,7 @@ const ruleOf = (d: Deployment) => {
 export async function prepareRoute(deps: WorkflowDeps, input: { deploymentId: string }): Promise<void> {
   await runStep(deps, input.deploymentId, 'Prepare', async (d) => {
     await ownModelEndpoint(deps, d);
+    if (d.request.removeRoute) return;
     const problems = await ruleProblems(deps, modelEndpointKeyOf(d), ruleOf(d));
     if (problems.length > 0) {
       throw new WorkflowStepError('PreconditionFailed', `the rule cannot be carried out: ${problems.join('; ')}`);
@@ -217,7 +218,9 @@ export async function prepareRoute(deps: WorkflowDeps, input: { deploymentId: st
 
 export async function applyRoute(deps: WorkflowDeps, input: { deploymentId: string }): Promise<void> {
   await runStep(deps, input.deploymentId, 'Apply Route', async (d) => {
-    await deps.clusters.forEnvironment(d.environment).applyModelRoute(modelEndpointKeyOf(d), ruleOf(d));
+    const cluster = deps.clusters.forEnvironment(d.environment);
+    if (d.request.removeRoute) await cluster.deleteModelRoute(modelEndpointKeyOf(d));
+    else await cluster.applyModelRoute(modelEndpointKeyOf(d), ruleOf(d));
   });
 }
 
@@ -229,6 +232,7 @@ export async function finalizeRoute(deps: WorkflowDeps, input: { deploymentId: s
       modelEndpointKeyOf(d),
       (me): ModelEndpoint => {
         const { message: _drop, ...rest } = me;
+        if (d.request.removeRoute) return { ...rest, status: 'terminated', rule: null, updatedAt: isoNow(deps.clock) };
         return { ...rest, status: 'serving', rule: ruleOf(d), updatedAt: isoNow(deps.clock) };
       },
       { what: 'model endpoint' },

@@ -1,4 +1,4 @@
-import { createModelBody, projectPath } from '../../core/schemas/index.js';
+import { createModelBody, model, projectPath } from '../../core/schemas/index.js';
 import { createModel } from '../../core/use-cases/catalog.js';
 import { defineRoute, httpHandler, respond } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'POST',
   path: '/v1/projects/{project}/models',
   summary: 'Create a model in a project',
+  responses: { 201: model },
   params: projectPath,
   body: createModelBody,
   main: async ({ deps, params, body }) => {

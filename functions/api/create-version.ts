@@ -1,4 +1,4 @@
-import { createVersionBody, modelPath } from '../../core/schemas/index.js';
+import { createVersionBody, modelPath, modelVersion } from '../../core/schemas/index.js';
 import { createVersion } from '../../core/use-cases/catalog.js';
 import { defineRoute, httpHandler, respond } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'POST',
   path: '/v1/projects/{project}/models/{model}/versions',
   summary: 'Create the next version of a model (labels, params, metrics, tags, properties)',
+  responses: { 201: modelVersion },
   params: modelPath,
   body: createVersionBody,
   bodyOptional: true,

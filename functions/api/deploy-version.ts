@@ -1,4 +1,4 @@
-import { deployBody, versionPath } from '../../core/schemas/index.js';
+import { deployBody, deployment, versionPath } from '../../core/schemas/index.js';
 import { deployVersion } from '../../core/use-cases/endpoints.js';
 import { defineRoute, httpHandler, respond } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'POST',
   path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints',
   summary: 'Deploy a version into an environment; answers 202 with the Deployment',
+  responses: { 202: deployment },
   params: versionPath,
   body: deployBody,
   bodyOptional: true,

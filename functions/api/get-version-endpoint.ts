@@ -1,4 +1,4 @@
-import { endpointPath } from '../../core/schemas/index.js';
+import { endpointPath, versionEndpoint } from '../../core/schemas/index.js';
 import { getEndpoint } from '../../core/use-cases/endpoints.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'GET',
   path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints/{environment}',
   summary: 'Get a version endpoint',
+  responses: { 200: versionEndpoint },
   params: endpointPath,
   main: ({ deps, params }) => getEndpoint(deps, params),
 });

@@ -1,4 +1,4 @@
-import { endpointPath, listQuery } from '../../core/schemas/index.js';
+import { deployment, endpointPath, listQuery, page } from '../../core/schemas/index.js';
 import { listDeployments } from '../../core/use-cases/deployments.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'GET',
   path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints/{environment}/deployments',
   summary: 'Deployment history of a version endpoint, newest first',
+  responses: { 200: page(deployment) },
   params: endpointPath,
   query: listQuery,
   main: ({ deps, params, query }) => listDeployments(deps, params, query),

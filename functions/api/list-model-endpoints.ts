@@ -1,4 +1,4 @@
-import { listQuery, modelPath } from '../../core/schemas/index.js';
+import { listQuery, modelEndpoint, modelPath, page } from '../../core/schemas/index.js';
 import { listModelEndpoints } from '../../core/use-cases/model-endpoints.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'GET',
   path: '/v1/projects/{project}/models/{model}/endpoints',
   summary: 'List the model endpoints of a model (one per environment)',
+  responses: { 200: page(modelEndpoint) },
   params: modelPath,
   query: listQuery,
   main: ({ deps, params, query }) => listModelEndpoints(deps, params, query),

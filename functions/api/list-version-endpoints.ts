@@ -1,4 +1,4 @@
-import { listQuery, versionPath } from '../../core/schemas/index.js';
+import { listQuery, page, versionEndpoint, versionPath } from '../../core/schemas/index.js';
 import { listEndpoints } from '../../core/use-cases/endpoints.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'GET',
   path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints',
   summary: 'List the endpoints of a version (one per environment)',
+  responses: { 200: page(versionEndpoint) },
   params: versionPath,
   query: listQuery,
   main: ({ deps, params, query }) => listEndpoints(deps, params, query),

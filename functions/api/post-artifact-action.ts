@@ -1,6 +1,12 @@
 import * as z from 'zod';
 import { NotFoundError } from '../../core/errors.js';
-import { artifactCompleteBody, artifactUploadBody, versionPath } from '../../core/schemas/index.js';
+import {
+  artifactCompleteBody,
+  artifactUploadBody,
+  artifactUploadResponse,
+  modelVersion,
+  versionPath,
+} from '../../core/schemas/index.js';
 import { completeArtifact, requestArtifactUpload } from '../../core/use-cases/artifacts.js';
 import { parseOrThrow } from '../../core/validation.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';
@@ -10,6 +16,7 @@ export const route = defineRoute({
   method: 'POST',
   path: '/v1/projects/{project}/models/{model}/versions/{version}/{action}',
   summary: 'artifact:upload (presigned PUT URLs) or artifact:complete (verify files, record the manifest)',
+  responses: { 200: z.union([artifactUploadResponse, modelVersion]) },
   params: versionPath.extend({ action: z.string() }),
   main: ({ deps, params, rawBody }) => {
     const { action, ...key } = params;

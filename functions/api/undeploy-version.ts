@@ -1,4 +1,4 @@
-import { endpointPath } from '../../core/schemas/index.js';
+import { deployment, endpointPath } from '../../core/schemas/index.js';
 import { undeployVersion } from '../../core/use-cases/endpoints.js';
 import { defineRoute, httpHandler, respond } from '../shared/http-handler.js';
 
@@ -6,6 +6,7 @@ export const route = defineRoute({
   method: 'DELETE',
   path: '/v1/projects/{project}/models/{model}/versions/{version}/endpoints/{environment}',
   summary: 'Undeploy a version endpoint; answers 202 with the Deployment',
+  responses: { 202: deployment },
   params: endpointPath,
   main: async ({ deps, params }) => {
     const d = await undeployVersion(deps, params);

@@ -4,8 +4,10 @@
  * and supplies the two parts that have no AWS form there (the workflow runner and the process cluster) through
  * `provideLocal`.
  */
+
 import { KmsCipher, kmsClient } from '../../adapters/crypto/kms-cipher.js';
 import { LocalKeyCipher, unconfiguredCipher } from '../../adapters/crypto/local-key-cipher.js';
+import { DynamoIdempotencyStore } from '../../adapters/dynamodb/idempotency.js';
 import { dynamoRepositories } from '../../adapters/dynamodb/repositories.js';
 import { documentClient } from '../../adapters/dynamodb/table.js';
 import { S3ArtifactStore, s3Client } from '../../adapters/s3/artifact-store.js';
@@ -81,6 +83,7 @@ function build(): Deps {
     environments,
     clock: systemClock,
     ids: ulidIds,
+    idempotency: new DynamoIdempotencyStore(db, env.TABLE_NAME),
   };
 }
 

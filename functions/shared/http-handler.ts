@@ -13,6 +13,7 @@ import { parseOrThrow } from '../../core/validation.js';
 import type { HttpMethod } from '../api/routes.js';
 import { getDeps } from './container.js';
 import { errorResponse, HttpError } from './http-errors.js';
+import { idempotent } from './idempotency.js';
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -22,6 +23,8 @@ export interface RouteInput<P, Q, B> {
   body: Infer<B>;
   /** The parsed JSON body when the route validates it itself (no `body` schema). */
   rawBody: unknown;
+  /** The revision an `If-Match` header demands (undefined when absent or `*`). */
+  ifMatch: number | undefined;
   headers: Record<string, string | undefined>;
   deps: Deps;
 }
@@ -56,8 +59,11 @@ export interface RouteSpec<
   body?: B;
   /** An absent body is read as `{}` (all fields optional). */
   bodyOptional?: boolean;
-  /** Status of a plain result (default 200). */
-  status?: number;
+  /**
+   * Every success status the route answers with and the schema of its body (null: no body). The single source of
+   * the OpenAPI document's responses; a plain result is sent with the first status listed.
+   */
+  responses: Record<number, z.ZodType | null>;
   main: (input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
 }
 
@@ -95,6 +101,16 @@ function parseBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
+/** `If-Match: "3"` (or `3`, `W/"3"`) → 3; `*` or absent → undefined. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  const m = /^\s*(?:W\/)?"?([1-9][0-9]{0,15})"?\s*$/.exec(header);
+  if (!m) {
+    throw new ValidationError(`If-Match must be the ETag of a previous response, like "3" (got ${header})`);
+  }
+  return Number(m[1]);
+}
+
 /** ETag of an entity: its revision (DESIGN §4 write safety). */
 const etagOf = (body: unknown): Record<string, string> =>
   typeof body === 'object' && body !== null && typeof (body as { revision?: unknown }).revision === 'number'
@@ -106,10 +122,11 @@ export function httpHandler<
   Q extends z.ZodType | undefined,
   B extends z.ZodType | undefined,
 >(route: RouteSpec<P, Q, B>) {
-  const run = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const defaultStatus = Number(Object.keys(route.responses)[0] ?? 200);
+
+  const produce = async (event: APIGatewayProxyEventV2, raw: unknown): Promise<APIGatewayProxyStructuredResultV2> => {
     const params = route.params ? parseOrThrow(route.params, event.pathParameters ?? {}, 'path') : undefined;
     const query = route.query ? parseOrThrow(route.query, event.queryStringParameters ?? {}, 'query') : undefined;
-    const raw = parseBody(event);
     let body: unknown;
     if (route.body) {
       if (raw === undefined && !route.bodyOptional) throw new ValidationError('a JSON request body is required');
@@ -120,14 +137,18 @@ export function httpHandler<
       query: query as Infer<Q>,
       body: body as Infer<B>,
       rawBody: raw,
+      ifMatch: parseIfMatch(event.headers?.['if-match']),
       headers: event.headers ?? {},
-      deps: getDeps(),
+      // Lazy: routes that need no adapters (health, OpenAPI) answer without any configuration.
+      get deps() {
+        return getDeps();
+      },
     });
     const {
       status,
       body: out,
       headers,
-    } = isHttpResult(result) ? result : { status: route.status ?? 200, body: result, headers: {} };
+    } = isHttpResult(result) ? result : { status: defaultStatus, body: result, headers: {} };
     return {
       statusCode: status,
       headers: { 'content-type': 'application/json', ...etagOf(out), ...headers },
@@ -135,9 +156,21 @@ export function httpHandler<
     };
   };
 
+  const run = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const raw = parseBody(event);
+    const key = event.headers?.['idempotency-key'];
+    if (route.method !== 'POST' || key === undefined) return produce(event, raw);
+    const requestId = event.requestContext?.requestId;
+    return idempotent(
+      getDeps().idempotency,
+      { key, method: route.method, path: event.rawPath, body: raw ?? null, now: getDeps().clock.now() },
+      () => produce(event, raw).catch((e) => errorResponse(e, requestId)),
+    );
+  };
+
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
     .use(httpHeaderNormalizer())
-    .use(httpCors({ origins: ['*'], exposeHeaders: 'etag,location' }))
+    .use(httpCors({ origins: ['*'], exposeHeaders: 'etag,location,idempotent-replayed' }))
     .use({
       onError: async (request) => {
         request.response = errorResponse(request.error, request.event?.requestContext?.requestId);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickDestination } from '../../serving/router.js';
 import { http, type Reply } from '../helpers/http.js';
+import { enableContract } from '../helpers/openapi-contract.js';
 import {
   answeredBy,
   type Deployment,
@@ -39,6 +40,7 @@ describe('e2e: 20 concurrent requests at the local platform', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'merlin-e2e-races-'));
     p = await spawnPlatform({ port: await freePort(), dataDir });
+    await enableContract(p.url);
     api = `${p.url}/v1`;
     m = new ModelApi(api, PROJECT, 'iris');
     await m.create();

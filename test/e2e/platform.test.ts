@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../helpers/http.js';
+import { enableContract } from '../helpers/openapi-contract.js';
 import {
   alive,
   eventually,
@@ -66,6 +67,7 @@ describe('e2e: the local platform over HTTP', () => {
     port = await freePort();
     p = await spawnPlatform({ port, dataDir });
     api = `${p.url}/v1`;
+    await enableContract(p.url);
     expect(p.output()).toContain(`API:      ${p.url}/v1`);
     expect(p.output()).toContain(`Serving:  ${p.url}/serving`);
   });

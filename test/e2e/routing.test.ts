@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, type Reply } from '../helpers/http.js';
+import { enableContract } from '../helpers/openapi-contract.js';
 import {
   answeredBy,
   IRIS_INSTANCE,
@@ -52,6 +53,7 @@ describe('e2e: the local router carries out the model endpoint rule', () => {
       dataDir,
       environments: [{ name: 'local', isDefault: true, cluster: { kind: 'local' }, maxActiveVersionsPerModel: 3 }],
     });
+    await enableContract(p.url);
     m = new ModelApi(`${p.url}/v1`, PROJECT, MODEL);
     await m.create();
     v1 = await m.irisVersion();

@@ -56,4 +56,8 @@ export class MemoryArtifactStore implements ArtifactStore {
   private urlOf(key: string): string {
     return `https://${this.bucket}.s3.test.amazonaws.com/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    for (const key of [...this.objects.keys()]) if (key.startsWith(prefix)) this.objects.delete(key);
+  }
 }

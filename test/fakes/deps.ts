@@ -4,6 +4,7 @@ import type { EnvironmentConfig } from '../../core/schemas/index.js';
 import { MemoryArtifactStore } from './artifact-store.js';
 import { FixedClock } from './clock.js';
 import { FakeClusters } from './cluster.js';
+import { MemoryIdempotencyStore } from './idempotency.js';
 import { SequentialIds } from './ids.js';
 import {
   type MemoryDeploymentRepository,
@@ -51,6 +52,7 @@ export interface FakeDeps extends Deps {
   clusters: FakeClusters;
   clock: FixedClock;
   ids: SequentialIds;
+  idempotency: MemoryIdempotencyStore;
 }
 
 export interface DepsOverrides extends Partial<FakeDeps> {
@@ -61,14 +63,16 @@ export interface DepsOverrides extends Partial<FakeDeps> {
 export function makeDeps(overrides: DepsOverrides = {}): FakeDeps {
   const { environmentConfigs, ...rest } = overrides;
   const environments = rest.environments ?? new Environments(environmentConfigs ?? TEST_ENVIRONMENTS);
+  const clock = rest.clock ?? new FixedClock();
   return {
     ...memoryRepositories(),
     secrets: new MemorySecretRepository(),
     cipher: new FakeCipher(),
+    idempotency: new MemoryIdempotencyStore(() => clock.now()),
     artifacts: new MemoryArtifactStore(),
     workflows: new RecordingWorkflows(),
     clusters: new FakeClusters(environments),
-    clock: new FixedClock(),
+    clock,
     ids: new SequentialIds(),
     ...rest,
     environments,

@@ -4,6 +4,7 @@ export * from './cluster.js';
 export * from './deps.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './idempotency.js';
 export * from './ids.js';
 export * from './repositories.js';
 export * from './scenario.js';

@@ -236,11 +236,15 @@ export class MemoryVersionRepository extends MemoryRepository<VersionKey, ModelV
     super('version', versionId, versionId);
   }
   /** Newest first; `search` does not apply to versions (as on DynamoDB). */
-  list(key: ModelKey, query: ListQuery): Promise<Page<ModelVersion>> {
+  list(
+    key: ModelKey,
+    query: { limit: number; cursor?: string; labels?: Record<string, string> },
+  ): Promise<Page<ModelVersion>> {
+    const labels = Object.entries(query.labels ?? {});
     return this.page(
       {
         scope: `versions:${modelId(key)}`,
-        filter: sameModel(key),
+        filter: (v) => sameModel(key)(v) && labels.every(([k, value]) => v.labels[k] === value),
         sortKey: (v) => pad(v.version),
         newestFirst: true,
       },

@@ -1,3 +1,5 @@
+import { contractFor } from './openapi-contract.js';
+
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers and assert on their shape
 export interface Reply<T = any> {
   status: number;
@@ -28,5 +30,6 @@ export async function http<T = any>(
   } catch {
     // not JSON: keep the text
   }
+  contractFor(url)?.check(method, url, res.status, parsed);
   return { status: res.status, body: parsed as T, headers: res.headers };
 }

@@ -3,64 +3,20 @@
  * and deploy versions of the iris example, wait for Deployments, change a model endpoint's rule, send bursts of
  * predictions, find a version's model-server process, and read its request counter from `/metrics`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EnvironmentConfig } from '../../core/schemas/environment.js';
 import { http, type Reply } from './http.js';
-import { eventually, modelServerPids, type RunningPlatform } from './spawn-platform.js';
+import { eventually, modelServerPids, type RunningPlatform, spawnPlatform } from './spawn-platform.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 export const IRIS_MODEL = readFileSync(join(ROOT, 'examples/iris/model.onnx'));
 const IRIS_SHA = createHash('sha256').update(IRIS_MODEL).digest('hex');
 
-/**
- * Like `spawnPlatform`, but with `--config` pointing at a merlin.config.json written into the data dir (e.g. to
- * raise `maxActiveVersionsPerModel`).
- */
-export async function spawnPlatformWithConfig(args: {
-  port: number;
-  dataDir: string;
-  environments: EnvironmentConfig[];
-}): Promise<RunningPlatform> {
-  const config = join(args.dataDir, 'merlin.config.json');
-  writeFileSync(config, JSON.stringify({ environments: args.environments }));
-  const argv = ['--port', String(args.port), '--data-dir', args.dataDir, '--config', config];
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', ...argv], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => {
-    output += d;
-  });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (output.includes('Merlin local platform ready')) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 50);
-    exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`platform exited with ${code} before it was ready:\n${output}`));
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${args.port}`,
-    child,
-    output: () => output,
-    stop: async (signal = 'SIGTERM') => {
-      child.kill(signal);
-      return exited;
-    },
-  };
-}
+/** Like `spawnPlatform`, with a merlin.config.json (e.g. to raise `maxActiveVersionsPerModel`). */
+export const spawnPlatformWithConfig = (args: { port: number; dataDir: string; environments: EnvironmentConfig[] }) =>
+  spawnPlatform(args);
 
 export interface Rule {
   destinations: { version: number; weight: number }[];

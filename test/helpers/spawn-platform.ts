@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { EnvironmentConfig } from '../../core/schemas/environment.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -74,8 +76,15 @@ export async function spawnPlatform(args: {
   port: number;
   dataDir: string;
   command?: 'node' | 'npm';
+  /** Environments written to a merlin.config.json in the data dir and passed with --config. */
+  environments?: EnvironmentConfig[];
 }): Promise<RunningPlatform> {
   const argv = ['--port', String(args.port), '--data-dir', args.dataDir];
+  if (args.environments) {
+    const config = join(args.dataDir, 'merlin.config.json');
+    writeFileSync(config, JSON.stringify({ environments: args.environments }));
+    argv.push('--config', config);
+  }
   const child =
     args.command === 'npm'
       ? spawn('npm', ['start', '--', ...argv], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })

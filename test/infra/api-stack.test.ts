@@ -100,7 +100,13 @@ describe('ApiStack', () => {
 
     it('should let every function use the table and the bucket, and only the routes that start workflows start exactly the three state machines', () => {
       const starters = new Set(API_ROUTES.filter((r) => r.startsWorkflow).map((r) => r.entry));
-      expect([...starters].sort()).toEqual(['deploy-version', 'put-model-endpoint', 'undeploy-version']);
+      expect([...starters].sort()).toEqual([
+        'delete-model-endpoint',
+        'deploy-version',
+        'put-model-endpoint',
+        'redeploy-version',
+        'undeploy-version',
+      ]);
       for (const entry of ENTRIES) {
         const props = resource(template, logicalId(built.api.functions[entry]!)).Properties;
         const statements = roleStatements(template, roleIdOf(props.Role));

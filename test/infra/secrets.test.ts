@@ -67,6 +67,7 @@ describe('Secrets key (DataStack) and its grants', () => {
 
   it('should let only the routes that encrypt secrets make data keys with it, and tell only them the key', () => {
     const encrypting = new Set(API_ROUTES.filter((r) => r.encryptsSecrets).map((r) => r.entry));
+    expect([...encrypting]).toEqual(['put-secret']);
     for (const [entry, fn] of Object.entries(dev.api.functions)) {
       const variables = variablesOf(templates.api, fn);
       const statements = kmsStatements(templates.api, fn);

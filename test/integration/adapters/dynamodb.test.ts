@@ -130,4 +130,41 @@ describe('Adapter: DynamoDB repositories (dynalite)', () => {
     const versions = await repos.versions.list({ project: 'alpha', model: 'counter' }, { limit: 10 });
     expect(versions.items.map((v) => v.version)).toEqual([10, 2, 1]);
   });
+
+  it('should filter versions by labels in full pages, newest first, and page through them with cursors', async () => {
+    await repos.models.put(model('alpha', 'labelled'), 'absent');
+    for (let v = 1; v <= 9; v++) {
+      await repos.versions.put(
+        {
+          project: 'alpha',
+          model: 'labelled',
+          version: v,
+          labels: { team: v % 3 === 0 ? 'risk' : 'fraud', stage: v > 5 ? 'prod' : 'dev' },
+          params: {},
+          metrics: {},
+          tags: {},
+          properties: {},
+          modelFile: 'model.onnx',
+          artifact: { uri: 's3://b/p/', status: 'pending', files: [] },
+          createdAt: now,
+          updatedAt: now,
+          revision: 1,
+        },
+        'absent',
+      );
+    }
+    const key = { project: 'alpha', model: 'labelled' };
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await repos.versions.list(key, { limit: 2, labels: { team: 'fraud' }, ...(cursor && { cursor }) });
+      expect(page.items.length === 2 || page.nextCursor === null).toBe(true);
+      seen.push(...page.items.map((v) => v.version));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([8, 7, 5, 4, 2, 1]);
+    const prodRisk = await repos.versions.list(key, { limit: 10, labels: { team: 'risk', stage: 'prod' } });
+    expect(prodRisk.items.map((v) => v.version)).toEqual([9, 6]);
+    expect(prodRisk.nextCursor).toBeNull();
+  });
 });

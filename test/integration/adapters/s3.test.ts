@@ -34,4 +34,16 @@ describe('Adapter: S3 artifact store (s3rver)', () => {
   it('should name artifacts by s3 URI', () => {
     expect(store.uri('artifacts/p/m/1/')).toBe(`s3://${emu.bucket}/artifacts/p/m/1/`);
   });
+
+  it('should delete every object under a prefix and nothing else', async () => {
+    for (const k of ['del/p/1/a.bin', 'del/p/1/sub/b.bin', 'del/p/10/c.bin']) {
+      const { url, headers } = await store.presignPut(k, { expiresInSeconds: 60 });
+      await fetch(url, { method: 'PUT', body: 'x', headers });
+    }
+    await store.deletePrefix('del/p/1/');
+    expect(await store.stat('del/p/1/a.bin')).toBeUndefined();
+    expect(await store.stat('del/p/1/sub/b.bin')).toBeUndefined();
+    expect(await store.stat('del/p/10/c.bin')).toEqual({ size: 1 });
+    await store.deletePrefix('del/nothing/');
+  });
 });

@@ -145,7 +145,7 @@ describe('Use case: shaping the response', () => {
 
     expect(res.headers['etag']).toBe('"1"');
     expect(res.headers['access-control-allow-origin']).toBe('*');
-    expect(res.headers['access-control-expose-headers']).toBe('etag,location');
+    expect(res.headers['access-control-expose-headers']).toBe('etag,location,idempotent-replayed');
   });
 
   it('should send no etag for a body without a revision', async () => {
