@@ -1,5 +1,5 @@
 import type { Deps } from '../ports.js';
-import type { Environment, EnvironmentView, Page } from '../schemas/index.js';
+import type { Environment, EnvironmentView, ListQuery, Page } from '../schemas/index.js';
 
 const view = (e: Environment): EnvironmentView => ({
   name: e.name,
@@ -12,10 +12,19 @@ const view = (e: Environment): EnvironmentView => ({
   deploymentTimeoutSeconds: e.deploymentTimeoutSeconds,
 });
 
-export const listEnvironments = (deps: Pick<Deps, 'environments'>): Page<EnvironmentView> => ({
-  items: deps.environments.all.map(view),
-  nextCursor: null,
-});
+/** The declared environments by name, with the same `search`/`limit`/`cursor` as every list. */
+export function listEnvironments(deps: Pick<Deps, 'environments'>, query: ListQuery): Page<EnvironmentView> {
+  const after = query.cursor === undefined ? undefined : Buffer.from(query.cursor, 'base64url').toString('utf8');
+  const matching = [...deps.environments.all]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .filter((e) => (!query.search || e.name.startsWith(query.search)) && (after === undefined || e.name > after));
+  const items = matching.slice(0, query.limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(view),
+    nextCursor: matching.length > query.limit && last ? Buffer.from(last.name).toString('base64url') : null,
+  };
+}
 
 export const getEnvironment = (deps: Pick<Deps, 'environments'>, name: string): EnvironmentView =>
   view(deps.environments.get(name));

@@ -1,4 +1,4 @@
-import { environmentView, page } from '../../core/schemas/index.js';
+import { environmentView, listQuery, page } from '../../core/schemas/index.js';
 import { listEnvironments } from '../../core/use-cases/environments.js';
 import { defineRoute, httpHandler } from '../shared/http-handler.js';
 
@@ -7,6 +7,7 @@ export const route = defineRoute({
   path: '/v1/environments',
   summary: 'List the environments (clusters) versions can be deployed into',
   responses: { 200: page(environmentView) },
-  main: ({ deps }) => listEnvironments(deps),
+  query: listQuery,
+  main: ({ deps, query }) => listEnvironments(deps, query),
 });
 export const handler = httpHandler(route);

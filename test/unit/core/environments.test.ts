@@ -145,10 +145,10 @@ describe('Use case: find an environment', () => {
 });
 
 describe('Use case: list environments', () => {
-  it('should show every environment with its defaults, limits and timeout, unpaginated', () => {
+  it('should show every environment with its defaults, limits and timeout, by name', () => {
     const deps = { environments: new Environments(TEST_ENVIRONMENTS) };
 
-    const page = listEnvironments(deps);
+    const page = listEnvironments(deps, { limit: 20 });
 
     expect(page.nextCursor).toBeNull();
     expect(page.items.map((e) => [e.name, e.isDefault, e.maxActiveVersionsPerModel])).toEqual([
@@ -165,6 +165,18 @@ describe('Use case: list environments', () => {
       maxActiveVersionsPerModel: 1,
       deploymentTimeoutSeconds: 60,
     });
+  });
+
+  it('should page with limit and cursor, and filter by name prefix, like every list', () => {
+    const deps = { environments: new Environments(TEST_ENVIRONMENTS) };
+
+    const first = listEnvironments(deps, { limit: 1 });
+    const second = listEnvironments(deps, { limit: 1, cursor: first.nextCursor! });
+
+    expect(first.items.map((e) => e.name)).toEqual(['local']);
+    expect(second.items.map((e) => e.name)).toEqual(['staging']);
+    expect(second.nextCursor).toBeNull();
+    expect(listEnvironments(deps, { limit: 20, search: 'sta' }).items.map((e) => e.name)).toEqual(['staging']);
   });
 
   it('should get one environment or a NotFoundError', () => {
