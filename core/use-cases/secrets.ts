@@ -3,11 +3,12 @@
  * by an endpoint's `secrets` mapping. The API only ever shows metadata; the plaintext leaves core only towards a
  * cluster (RevisionSpec.secretEnv).
  */
-import { ConflictError, NotFoundError, UnprocessableError } from '../errors.js';
+import { ConflictError, NotFoundError, PreconditionFailedError, UnprocessableError } from '../errors.js';
 import { describeEndpoint } from '../names.js';
 import type { Deps, ProjectKey, SecretKey } from '../ports.js';
 import type { ListQuery, Page, PutSecretBody, Secret, StoredSecret, VersionEndpoint } from '../schemas/index.js';
 import { isoNow } from '../time.js';
+import { checkIfMatch } from '../update.js';
 import { getProject } from './catalog.js';
 import { concurrentChange } from './deployments.js';
 
@@ -31,17 +32,28 @@ const PUT_ATTEMPTS = 5;
 
 /**
  * Creates or replaces a secret (PUT …/secrets/{name}). The value is encrypted bound to its project and name before
- * it is stored. `created` tells a create (201) from a replace (200).
+ * it is stored. `created` tells a create (201) from a replace (200). With `ifMatch` only that revision is replaced
+ * (412 otherwise, also when the secret does not exist); without it the last writer wins.
  */
 export async function putSecret(
   deps: Pick<Deps, 'projects' | 'secrets' | 'cipher' | 'clock'>,
   key: SecretKey,
   body: PutSecretBody,
+  ifMatch?: number,
 ): Promise<{ secret: Secret; created: boolean }> {
   await getProject(deps, key);
+  const what = `secret "${key.name}" of project "${key.project}"`;
   const encrypted = await deps.cipher.encrypt(body.value, { project: key.project, name: key.name });
   for (let attempt = 1; ; attempt++) {
     const existing = await deps.secrets.get(key);
+    if (ifMatch !== undefined) {
+      if (!existing) {
+        throw new PreconditionFailedError(`${what} does not exist, so If-Match ${ifMatch} cannot match`, {
+          revision: null,
+        });
+      }
+      checkIfMatch(existing, ifMatch, what);
+    }
     const now = isoNow(deps.clock);
     const item: StoredSecret = {
       project: key.project,
@@ -136,9 +148,11 @@ export async function secretUses(
 export async function deleteSecret(
   deps: Pick<Deps, 'secrets' | 'endpoints' | 'deployments' | 'environments'>,
   key: SecretKey,
+  ifMatch?: number,
 ): Promise<void> {
   const stored = await deps.secrets.get(key);
   if (!stored) throw notFound(key);
+  checkIfMatch(stored, ifMatch, `secret "${key.name}" of project "${key.project}"`);
   const uses = await secretUses(deps, key);
   if (uses.length > 0) {
     const list = uses.map((u) => `${describeEndpoint(u)} (${u.variables.join(', ')})`).join('; ');

@@ -8,8 +8,8 @@ export const route = defineRoute({
   summary: 'Delete a project secret (204); 409 SECRET_IN_USE while a pending or running version endpoint maps it',
   responses: { 204: null },
   params: secretPath,
-  main: async ({ deps, params }) => {
-    await deleteSecret(deps, params);
+  main: async ({ deps, params, ifMatch }) => {
+    await deleteSecret(deps, params, ifMatch);
     return respond(204);
   },
 });

@@ -1,5 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../../../core/errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnprocessableError,
+  ValidationError,
+} from '../../../../core/errors.js';
 import { deployBody, putSecretBody, type StoredSecret } from '../../../../core/schemas/index.js';
 import { deployVersion } from '../../../../core/use-cases/endpoints.js';
 import {
@@ -113,6 +119,36 @@ describe('Use case: putSecret', () => {
 
     expect(error).toBeInstanceOf(ConflictError);
     expect(error.code).toBe('CONCURRENT_CHANGE');
+  });
+
+  it('should replace only the revision If-Match names (412 otherwise, and for a secret that does not exist)', async () => {
+    await putSecret(deps, key('api-token'), { value: 'first' });
+
+    const stale = await rejectionOf(putSecret(deps, key('api-token'), { value: 'stale' }, 2));
+    const absent = await rejectionOf(putSecret(deps, key('new-one'), { value: 'x' }, 1));
+    const { secret } = await putSecret(deps, key('api-token'), { value: 'second' }, 1);
+
+    expect(stale).toBeInstanceOf(PreconditionFailedError);
+    expect(stale.message).toBe(
+      `secret "api-token" of project "${PROJECT}" is at revision 1, not 2 as If-Match says: it changed since you read it; read it again`,
+    );
+    expect(absent).toBeInstanceOf(PreconditionFailedError);
+    expect(deps.secrets.peek(key('new-one'))).toBeUndefined();
+    expect(secret.revision).toBe(2);
+    expect(await deps.cipher.decrypt(deps.secrets.peek(key('api-token'))!, key('api-token'))).toBe('second');
+  });
+
+  it('should answer 412, not overwrite, when a concurrent PUT won the race under If-Match', async () => {
+    await putSecret(deps, key('api-token'), { value: 'first' });
+    deps.secrets.intercept('put', async () => {
+      const s = deps.secrets.peek(key('api-token'))!;
+      deps.secrets.seed({ ...s, revision: 2 });
+    });
+
+    const error = await rejectionOf(putSecret(deps, key('api-token'), { value: 'mine' }, 1));
+
+    expect(error).toBeInstanceOf(PreconditionFailedError);
+    expect(deps.secrets.peek(key('api-token'))?.revision).toBe(2);
   });
 
   it('should not store anything when the cipher fails', async () => {
@@ -415,6 +451,17 @@ describe('Use case: deleteSecret', () => {
 
     expect(deps.secrets.peek(key('api-token'))).toBeUndefined();
     expect(deps.secrets.peek(key('api-token', 'other-project'))).toBeDefined();
+  });
+
+  it('should delete only the revision If-Match names', async () => {
+    await putSecret(deps, key('api-token'), { value: TOKEN });
+
+    const error = await rejectionOf(deleteSecret(deps, key('api-token'), 7));
+    await deleteSecret(deps, key('api-token'), 1);
+
+    expect(error).toBeInstanceOf(PreconditionFailedError);
+    expect(error.details).toEqual({ revision: 1 });
+    expect(deps.secrets.size).toBe(0);
   });
 
   it('should answer 409 CONCURRENT_CHANGE when the secret changed while the delete ran', async () => {

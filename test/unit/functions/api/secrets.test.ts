@@ -87,6 +87,19 @@ describe('Handler: PUT /v1/projects/{project}/secrets/{name}', () => {
     expect((await put('big', { value: 'x'.repeat(32 * 1024) })).status).toBe(201);
   });
 
+  it('should answer 412 for a stale If-Match and replace with the current one', async () => {
+    await put('api-token', { value: TOKEN });
+    const params = { pathParameters: { project: PROJECT, name: 'api-token' }, body: { value: 'rotated' } };
+
+    const stale = await callRoute(putSecret, { ...params, headers: { 'if-match': '"2"' } });
+    const fresh = await callRoute(putSecret, { ...params, headers: { 'if-match': '"1"' } });
+
+    expect(stale.status).toBe(412);
+    expect(stale.body.error.code).toBe('PRECONDITION_FAILED');
+    expect(fresh.status).toBe(200);
+    expect(fresh.headers['etag']).toBe('"2"');
+  });
+
   it('should answer 404 for an unknown project', async () => {
     const res = await put('api-token', { value: TOKEN }, 'nowhere');
 
@@ -144,6 +157,18 @@ describe('Handler: DELETE /v1/projects/{project}/secrets/{name}', () => {
     expect(res.status).toBe(204);
     expect(res.body).toBeUndefined();
     expect(again.status).toBe(404);
+  });
+
+  it('should answer 412 for a stale If-Match and keep the secret', async () => {
+    await put('api-token', { value: TOKEN });
+
+    const res = await callRoute(deleteSecret, {
+      pathParameters: { project: PROJECT, name: 'api-token' },
+      headers: { 'if-match': '"3"' },
+    });
+
+    expect(res.status).toBe(412);
+    expect(deps.secrets.size).toBe(1);
   });
 
   it('should answer 409 SECRET_IN_USE while a running version endpoint maps it', async () => {
