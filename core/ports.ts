@@ -223,6 +223,16 @@ export interface IdempotencyStore {
   release(key: string): Promise<void>;
 }
 
+/**
+ * Short leases that serialize a check-then-write across requests where one conditional write cannot express the rule
+ * (e.g. "at most N active versions of a model in an environment"). A lease expires by itself, so a crashed holder
+ * never blocks others for long.
+ */
+export interface Leases {
+  /** Takes the named lease for `ttlMs`, or answers undefined when someone else holds it. */
+  acquire(name: string, ttlMs: number): Promise<{ release(): Promise<void> } | undefined>;
+}
+
 /** Everything the use cases need, built once per runtime by a composition root. */
 export interface Deps {
   projects: ProjectRepository;
@@ -240,4 +250,5 @@ export interface Deps {
   clock: Clock;
   ids: IdGenerator;
   idempotency: IdempotencyStore;
+  leases: Leases;
 }

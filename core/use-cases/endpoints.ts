@@ -101,6 +101,7 @@ type EndpointDeps = Pick<
   | 'clock'
   | 'ids'
   | 'secrets'
+  | 'leases'
 >;
 
 /**
@@ -154,14 +155,16 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
     );
   }
   const resources = checkResources(env, resolveResources(env, body.resources));
-  await assertActiveLimit(deps, env, endpointKey);
   await assertSecretsExist(deps, key.project, body.secrets);
-  // A deploy sets the whole configuration: what it does not ask for is not carried over from an earlier deploy.
-  return startDeploy(deps, env, endpointKey, existing, {
-    resources,
-    env: body.env ?? {},
-    secrets: body.secrets ?? (existing?.secrets ? {} : undefined),
-    protocol: body.protocol ?? existing?.protocol ?? 'v1',
+  return underModelLease(deps, endpointKey, async () => {
+    await assertActiveLimit(deps, env, endpointKey);
+    // A deploy sets the whole configuration: what it does not ask for is not carried over from an earlier deploy.
+    return startDeploy(deps, env, endpointKey, existing, {
+      resources,
+      env: body.env ?? {},
+      secrets: body.secrets ?? (existing?.secrets ? {} : undefined),
+      protocol: body.protocol ?? existing?.protocol ?? 'v1',
+    });
   });
 }
 
@@ -194,14 +197,20 @@ export async function redeployVersion(
   }
   await checkDeployable(deps, key);
   const resources = checkResources(env, resolveResources(env, body.resources, existing.resources));
-  if (existing.status === 'failed') await assertActiveLimit(deps, env, key);
   const secrets = body.secrets ?? existing.secrets;
   await assertSecretsExist(deps, key.project, secrets);
-  return startDeploy(deps, env, key, existing, {
-    resources,
-    env: body.env ?? existing.env,
-    secrets,
-    protocol: body.protocol ?? existing.protocol,
+  const start = () =>
+    startDeploy(deps, env, key, existing, {
+      resources,
+      env: body.env ?? existing.env,
+      secrets,
+      protocol: body.protocol ?? existing.protocol,
+    });
+  // A running endpoint stays active; a failed one becomes active again and counts against the limit.
+  if (existing.status !== 'failed') return start();
+  return underModelLease(deps, key, async () => {
+    await assertActiveLimit(deps, env, key);
+    return start();
   });
 }
 
@@ -302,6 +311,34 @@ async function restoreAfterFailedStart(
         updatedAt: isoNow(deps.clock),
       };
   await deps.endpoints.put(restored, written.revision);
+}
+
+const LEASE_TTL_MS = 10_000;
+
+/**
+ * The active-version limit is a rule over several items, which one conditional write cannot guard: the check and the
+ * claim run under a short lease per model and environment, so two deploys of different versions cannot both pass it.
+ */
+async function underModelLease<T>(deps: Pick<Deps, 'leases'>, key: EndpointKey, fn: () => Promise<T>): Promise<T> {
+  const name = `active-versions:${key.project}/${key.model}@${key.environment}`;
+  for (let attempt = 1; ; attempt++) {
+    const lease = await deps.leases.acquire(name, LEASE_TTL_MS);
+    if (lease) {
+      try {
+        return await fn();
+      } finally {
+        await lease.release();
+      }
+    }
+    if (attempt >= 60) {
+      throw new ConflictError(
+        `other deployments of ${key.project}/${key.model} in "${key.environment}" are being started; retry in a moment`,
+        undefined,
+        'CONCURRENT_CHANGE',
+      );
+    }
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
+  }
 }
 
 /** DESIGN §7 / Merlin: at most `maxActiveVersionsPerModel` endpoints of a model pending or running per environment. */

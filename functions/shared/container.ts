@@ -8,6 +8,7 @@
 import { KmsCipher, kmsClient } from '../../adapters/crypto/kms-cipher.js';
 import { LocalKeyCipher, unconfiguredCipher } from '../../adapters/crypto/local-key-cipher.js';
 import { DynamoIdempotencyStore } from '../../adapters/dynamodb/idempotency.js';
+import { DynamoLeases } from '../../adapters/dynamodb/leases.js';
 import { dynamoRepositories } from '../../adapters/dynamodb/repositories.js';
 import { documentClient } from '../../adapters/dynamodb/table.js';
 import { S3ArtifactStore, s3Client } from '../../adapters/s3/artifact-store.js';
@@ -84,6 +85,7 @@ function build(): Deps {
     clock: systemClock,
     ids: ulidIds,
     idempotency: new DynamoIdempotencyStore(db, env.TABLE_NAME),
+    leases: new DynamoLeases(db, env.TABLE_NAME),
   };
 }
 

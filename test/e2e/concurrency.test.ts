@@ -108,6 +108,18 @@ describe('e2e: 20 concurrent requests at the local platform', () => {
     expect(direct.status).toBe(200);
   });
 
+  it('deploys of three versions at once against a limit of 2 active versions: two 202, one 409 naming the limit', async () => {
+    const limited = new ModelApi(api, PROJECT, 'limited');
+    await limited.create();
+    const versions = [await limited.irisVersion(), await limited.irisVersion(), await limited.irisVersion()];
+    const replies = await Promise.all(versions.map((v) => http('POST', `${limited.versionsUrl}/${v}/endpoints`, {})));
+    expect(statuses(replies)).toEqual([202, 202, 409]);
+    expect(replies.find((r) => r.status === 409)!.body.error.code).toBe('ACTIVE_LIMIT_REACHED');
+    for (const r of replies.filter((r) => r.status === 202)) {
+      expect((await untilDeployment(api, r.body.id)).status).toBe('succeeded');
+    }
+  });
+
   describe('PUTs of one model endpoint with 20 different rules', () => {
     beforeAll(async () => {
       await m.uploadIris(2);

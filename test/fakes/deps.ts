@@ -6,6 +6,7 @@ import { FixedClock } from './clock.js';
 import { FakeClusters } from './cluster.js';
 import { MemoryIdempotencyStore } from './idempotency.js';
 import { SequentialIds } from './ids.js';
+import { MemoryLeases } from './leases.js';
 import {
   type MemoryDeploymentRepository,
   type MemoryEndpointRepository,
@@ -53,6 +54,7 @@ export interface FakeDeps extends Deps {
   clock: FixedClock;
   ids: SequentialIds;
   idempotency: MemoryIdempotencyStore;
+  leases: MemoryLeases;
 }
 
 export interface DepsOverrides extends Partial<FakeDeps> {
@@ -69,6 +71,7 @@ export function makeDeps(overrides: DepsOverrides = {}): FakeDeps {
     secrets: new MemorySecretRepository(),
     cipher: new FakeCipher(),
     idempotency: new MemoryIdempotencyStore(() => clock.now()),
+    leases: new MemoryLeases(() => clock.now().getTime()),
     artifacts: new MemoryArtifactStore(),
     workflows: new RecordingWorkflows(),
     clusters: new FakeClusters(environments),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoLeases } from '../../../adapters/dynamodb/leases.js';
 import { dynamoRepositories } from '../../../adapters/dynamodb/repositories.js';
 import { documentClient } from '../../../adapters/dynamodb/table.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.js';
@@ -166,5 +167,22 @@ describe('Adapter: DynamoDB repositories (dynalite)', () => {
     const prodRisk = await repos.versions.list(key, { limit: 10, labels: { team: 'risk', stage: 'prod' } });
     expect(prodRisk.items.map((v) => v.version)).toEqual([9, 6]);
     expect(prodRisk.nextCursor).toBeNull();
+  });
+
+  it('should hand a lease to one holder at a time, free it on release or expiry, and ignore a stale release', async () => {
+    let now = 1_000;
+    const leases = new DynamoLeases(documentClient(emu.dynamodbConfig), emu.table, () => now);
+    const first = await leases.acquire('model-x', 5_000);
+    expect(first).toBeDefined();
+    expect(await leases.acquire('model-x', 5_000)).toBeUndefined();
+    expect(await leases.acquire('model-y', 5_000)).toBeDefined();
+    await first!.release();
+    const second = await leases.acquire('model-x', 5_000);
+    expect(second).toBeDefined();
+    now += 6_000;
+    const third = await leases.acquire('model-x', 5_000);
+    expect(third).toBeDefined();
+    await second!.release();
+    expect(await leases.acquire('model-x', 5_000)).toBeUndefined();
   });
 });

@@ -381,3 +381,17 @@ describe('Logs of a version endpoint', () => {
     expect(logsQuery.safeParse({ since: 'yesterday' }).success).toBe(false);
   });
 });
+
+describe('Merlin rule: the active-version limit holds under concurrency', () => {
+  it('three versions deployed at the same moment with a limit of 2: exactly two start, one is refused', async () => {
+    for (let i = 0; i < 3; i++) await givenVersion(deps);
+
+    const results = await Promise.allSettled([1, 2, 3].map((v) => deployVersion(deps, versionKey(v), {})));
+
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.reason).toMatchObject({ code: 'ACTIVE_LIMIT_REACHED' });
+    expect(deps.leases.held.size).toBe(0);
+  });
+});
