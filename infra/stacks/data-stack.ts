@@ -32,6 +32,8 @@ export class DataStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: retain,
       removalPolicy,
+      // Idempotency records and leases carry `ttl` (epoch seconds); DynamoDB removes them after it.
+      timeToLiveAttribute: 'ttl',
     });
     this.table.addGlobalSecondaryIndex({
       indexName: 'GSI1',

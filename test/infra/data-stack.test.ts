@@ -64,6 +64,14 @@ describe('DataStack', () => {
       }
     });
 
+    it('should expire idempotency records and leases by their ttl attribute', () => {
+      for (const template of [dev, prod]) {
+        template.hasResourceProperties('AWS::DynamoDB::Table', {
+          TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        });
+      }
+    });
+
     it('should be retained and deletion-protected outside dev, and removable in dev', () => {
       prod.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',
