@@ -17,7 +17,7 @@ import type {
   VersionListQuery,
 } from '../schemas/index.js';
 import { isoNow } from '../time.js';
-import { checkIfMatch, updateItem } from '../update.js';
+import { updateItem } from '../update.js';
 
 type CatalogDeps = Pick<Deps, 'projects' | 'models' | 'versions' | 'artifacts' | 'clock'>;
 
@@ -171,15 +171,12 @@ export async function updateProject(
   return updateItem(
     deps.projects,
     key,
-    (p) => {
-      checkIfMatch(p, ifMatch, what);
-      return {
-        ...applyDescription(p, body.description),
-        labels: body.labels ?? p.labels,
-        updatedAt: isoNow(deps.clock),
-      };
-    },
-    { current: await getProject(deps, key), what },
+    (p) => ({
+      ...applyDescription(p, body.description),
+      labels: body.labels ?? p.labels,
+      updatedAt: isoNow(deps.clock),
+    }),
+    { current: await getProject(deps, key), what, ifMatch },
   );
 }
 
@@ -193,15 +190,12 @@ export async function updateModel(
   return updateItem(
     deps.models,
     key,
-    (m) => {
-      checkIfMatch(m, ifMatch, what);
-      return {
-        ...applyDescription(m, body.description),
-        labels: body.labels ?? m.labels,
-        updatedAt: isoNow(deps.clock),
-      };
-    },
-    { current: await getModel(deps, key), what },
+    (m) => ({
+      ...applyDescription(m, body.description),
+      labels: body.labels ?? m.labels,
+      updatedAt: isoNow(deps.clock),
+    }),
+    { current: await getModel(deps, key), what, ifMatch },
   );
 }
 
@@ -215,18 +209,15 @@ export async function updateVersion(
   return updateItem(
     deps.versions,
     key,
-    (v) => {
-      checkIfMatch(v, ifMatch, what);
-      return {
-        ...v,
-        labels: body.labels ?? v.labels,
-        params: body.params ?? v.params,
-        metrics: body.metrics ?? v.metrics,
-        tags: body.tags ?? v.tags,
-        properties: body.properties ?? v.properties,
-        updatedAt: isoNow(deps.clock),
-      };
-    },
-    { current: await getVersion(deps, key), what },
+    (v) => ({
+      ...v,
+      labels: body.labels ?? v.labels,
+      params: body.params ?? v.params,
+      metrics: body.metrics ?? v.metrics,
+      tags: body.tags ?? v.tags,
+      properties: body.properties ?? v.properties,
+      updatedAt: isoNow(deps.clock),
+    }),
+    { current: await getVersion(deps, key), what, ifMatch },
   );
 }
