@@ -33,8 +33,8 @@ export const DEFAULT_MODEL_FILE: Record<ModelType, string> = {
   custom: '',
 };
 
-/** Model types the model server can run today; others are accepted as models but cannot be deployed yet. */
-export const DEPLOYABLE_TYPES: readonly ModelType[] = ['onnx'];
+/** Model types the platform can deploy (every type has a runtime in the model server). */
+export const DEPLOYABLE_TYPES: readonly ModelType[] = ['onnx', 'xgboost', 'function', 'custom'];
 
 export const describeVersion = (k: VersionKey): string => `${k.project}/${k.model} version ${k.version}`;
 export const describeEndpoint = (k: EndpointKey): string => `${describeVersion(k)} in environment "${k.environment}"`;

@@ -4,6 +4,7 @@
  */
 import type { Environments } from './environments.js';
 import type {
+  CustomPredictor,
   Deployment,
   EncryptedValue,
   ListQuery,
@@ -15,6 +16,7 @@ import type {
   Project,
   ResolvedResources,
   RouteRule,
+  ServingOptions,
   StoredSecret,
   VersionEndpoint,
 } from './schemas/index.js';
@@ -166,6 +168,10 @@ export interface RevisionSpec extends RevisionIdentity {
    * logged or put into workflow state; a cluster passes them to the model server like `env`.
    */
   secretEnv: Record<string, string>;
+  /** Batching and time limits of the model server. */
+  serving: ServingOptions;
+  /** What a `custom` model runs (from its version). */
+  custom?: CustomPredictor;
 }
 
 export type RevisionState =

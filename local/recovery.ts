@@ -65,6 +65,8 @@ export async function recoverEnvironment(
           resources: e.resources,
           env: e.env,
           secretEnv,
+          serving: e.serving ?? {},
+          ...(version.custom && { custom: version.custom }),
         });
         await cluster.routeVersion(key, revision);
         const status = await cluster.revisionStatus(revision, { waitMs: env.deploymentTimeoutSeconds * 1000 });

@@ -411,6 +411,16 @@ export class ProcessCluster implements ClusterGateway {
     env['PORT'] = '0';
     env['HOST'] = this.#host;
     if (this.#cacheRoot !== undefined) env['MODEL_CACHE_DIR'] = this.#cacheDir(spec.namespace, spec.name);
+    const { batching, requestTimeoutMs } = spec.serving;
+    if (batching) {
+      env['BATCH_MAX_SIZE'] = String(batching.maxBatchSize);
+      env['BATCH_MAX_LATENCY_MS'] = String(batching.maxLatencyMs);
+    }
+    if (requestTimeoutMs !== undefined) env['REQUEST_TIMEOUT_MS'] = String(requestTimeoutMs);
+    if (spec.custom?.command) {
+      env['CUSTOM_COMMAND'] = JSON.stringify(spec.custom.command);
+      env['CUSTOM_PROTOCOL'] = spec.custom.protocol;
+    }
     return env;
   }
 

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { revision, timestamp } from './common.js';
-import { PROTOCOLS, routeRule } from './endpoint.js';
+import { PROTOCOLS, routeRule, servingOptions } from './endpoint.js';
 import { resolvedResources } from './environment.js';
 
 export const DEPLOYMENT_KINDS = ['deploy', 'undeploy', 'route'] as const;
@@ -47,6 +47,7 @@ export const deployment = z.object({
     /** Secret names by environment variable; the values are resolved by the Apply Revision step, never stored. */
     secrets: z.record(z.string(), z.string()).optional(),
     protocol: z.enum(PROTOCOLS).optional(),
+    serving: servingOptions.optional(),
     rule: routeRule.optional(),
     /** A route deployment that takes the model endpoint down (DELETE) instead of applying a rule. */
     removeRoute: z.literal(true).optional(),

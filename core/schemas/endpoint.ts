@@ -13,6 +13,18 @@ export const PROTOCOLS = ['v1', 'v2'] as const;
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a valid environment variable name');
 
+/** How the model server serves: adaptive micro-batching (opt-in) and a per-request time limit. */
+export const servingOptions = z.strictObject({
+  batching: z
+    .strictObject({
+      maxBatchSize: z.number().int().min(2).max(1024),
+      maxLatencyMs: z.number().int().min(0).max(1000),
+    })
+    .optional(),
+  requestTimeoutMs: z.number().int().min(10).max(300_000).optional(),
+});
+export type ServingOptions = z.infer<typeof servingOptions>;
+
 export const deployBody = z.strictObject({
   environment: environmentName.optional(),
   resources: resources.optional(),
@@ -22,6 +34,7 @@ export const deployBody = z.strictObject({
     .optional(),
   /** Protocol the endpoint advertises first; the model server always speaks both. */
   protocol: z.enum(PROTOCOLS).optional(),
+  serving: servingOptions.optional(),
   /** Project secrets the model server gets as environment variables: `{ENV_VAR: secretName}`. */
   secrets: z
     .record(envVarName, secretName)
@@ -62,6 +75,7 @@ export const versionEndpoint = z.object({
   env: z.record(z.string(), z.string()),
   /** Secret names by environment variable (the mapping only, never the values). */
   secrets: z.record(z.string(), z.string()).optional(),
+  serving: servingOptions.optional(),
   protocol: z.enum(PROTOCOLS),
   createdAt: timestamp,
   updatedAt: timestamp,

@@ -11,6 +11,23 @@ export const artifactPath = z
 
 const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
 
+/**
+ * How a `custom` model runs: locally a command started in the artifact's directory (it must listen on $PORT and
+ * speak V1 or V2), on EKS a container image. Merlin's custom_predictor.
+ */
+export const customPredictor = z
+  .strictObject({
+    command: z.array(z.string().min(1).max(4096)).min(1).max(64).optional(),
+    image: z
+      .string()
+      .max(512)
+      .regex(/^[a-z0-9]+([._/:@-][a-zA-Z0-9]+)*$/, 'must be a container image reference like registry/name:tag')
+      .optional(),
+    protocol: z.enum(['v1', 'v2']).default('v2'),
+  })
+  .refine((c) => c.command || c.image, 'name a command (local) or an image (EKS), or both');
+export type CustomPredictor = z.output<typeof customPredictor>;
+
 export const createVersionBody = z.strictObject({
   labels: labels.optional(),
   params: z.record(z.string().max(250), scalar).optional(),
@@ -19,6 +36,8 @@ export const createVersionBody = z.strictObject({
   properties: z.record(z.string(), z.unknown()).optional(),
   /** The runtime's model file, relative to the artifact root. Defaults by type (model.onnx for onnx). */
   modelFile: artifactPath.optional(),
+  /** Only for models of type `custom`: what to run. */
+  custom: customPredictor.optional(),
 });
 export type CreateVersionBody = z.infer<typeof createVersionBody>;
 
@@ -88,6 +107,7 @@ export const modelVersion = z.object({
   tags: z.record(z.string(), z.string()),
   properties: z.record(z.string(), z.unknown()),
   modelFile: z.string(),
+  custom: customPredictor.optional(),
   artifact,
   createdAt: timestamp,
   updatedAt: timestamp,

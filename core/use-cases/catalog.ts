@@ -1,5 +1,5 @@
 /** Projects, models and versions: create, get, list. */
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
 import { artifactPrefix, DEFAULT_MODEL_FILE, describeVersion } from '../names.js';
 import type { Deps, ModelKey, ProjectKey, VersionKey } from '../ports.js';
 import type {
@@ -107,6 +107,18 @@ export async function listModels(
 /** Creates the next version of a model; its number comes from an atomic counter (no duplicates, no reuse). */
 export async function createVersion(deps: CatalogDeps, key: ModelKey, body: CreateVersionBody): Promise<ModelVersion> {
   const model = await getModel(deps, key);
+  if (model.type === 'custom' && !body.custom) {
+    throw new UnprocessableError(
+      'a version of a custom model says what to run: "custom": {"command": [...]} (locally) and/or {"image": "..."} (EKS)',
+      undefined,
+      'CUSTOM_PREDICTOR_MISSING',
+    );
+  }
+  if (model.type !== 'custom' && body.custom) {
+    throw new ValidationError(
+      `body.custom: only versions of custom models run a command or image (this model is ${model.type})`,
+    );
+  }
   const number = await deps.models.allocateVersion(key);
   const vkey: VersionKey = { ...key, version: number };
   const now = isoNow(deps.clock);
@@ -120,6 +132,7 @@ export async function createVersion(deps: CatalogDeps, key: ModelKey, body: Crea
     tags: body.tags ?? {},
     properties: body.properties ?? {},
     modelFile: body.modelFile ?? DEFAULT_MODEL_FILE[model.type],
+    ...(body.custom && { custom: body.custom }),
     artifact: { uri: deps.artifacts.uri(artifactPrefix(vkey)), status: 'pending', files: [] },
     createdAt: now,
     updatedAt: now,

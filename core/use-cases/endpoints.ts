@@ -15,6 +15,7 @@ import type {
   ResolvedResources,
   Resources,
   RouteRule,
+  ServingOptions,
   VersionEndpoint,
 } from '../schemas/index.js';
 import { isoNow } from '../time.js';
@@ -110,6 +111,7 @@ type EndpointDeps = Pick<
  * Deployment and starts the deploy-version workflow. Answers with the Deployment at once.
  */
 interface DeploySettings {
+  serving: ServingOptions;
   resources: ResolvedResources;
   env: Record<string, string>;
   secrets: Record<string, string> | undefined;
@@ -117,8 +119,18 @@ interface DeploySettings {
 }
 
 /** What makes a version deployable at all: a runtime for its type and a verified artifact. */
-async function checkDeployable(deps: EndpointDeps, key: VersionKey): Promise<void> {
+async function checkDeployable(deps: EndpointDeps, key: VersionKey, env: Environment): Promise<void> {
   const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
+  if (model.type === 'custom') {
+    const local = env.cluster.kind === 'local';
+    if (local ? !version.custom?.command : !version.custom?.image) {
+      throw new UnprocessableError(
+        `${describeVersion(key)} is a custom model without ${local ? 'a command' : 'an image'}, which environment "${env.name}" (${env.cluster.kind}) needs to run it`,
+        { cluster: env.cluster.kind },
+        'CUSTOM_PREDICTOR_MISSING',
+      );
+    }
+  }
   if (!DEPLOYABLE_TYPES.includes(model.type)) {
     throw new UnprocessableError(
       `models of type "${model.type}" cannot be deployed yet; deployable types: ${DEPLOYABLE_TYPES.join(', ')}`,
@@ -143,7 +155,7 @@ async function checkDeployable(deps: EndpointDeps, key: VersionKey): Promise<voi
 export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: DeployBody): Promise<Deployment> {
   assertSecretVariablesUnique(body);
   const env = deps.environments.resolve(body.environment);
-  await checkDeployable(deps, key);
+  await checkDeployable(deps, key, env);
   const endpointKey: EndpointKey = { ...key, environment: env.name };
   const existing = await deps.endpoints.get(endpointKey);
   if (existing?.status === 'pending') throw inProgress(existing);
@@ -164,6 +176,7 @@ export async function deployVersion(deps: EndpointDeps, key: VersionKey, body: D
       env: body.env ?? {},
       secrets: body.secrets ?? (existing?.secrets ? {} : undefined),
       protocol: body.protocol ?? existing?.protocol ?? 'v1',
+      serving: body.serving ?? {},
     });
   });
 }
@@ -195,7 +208,7 @@ export async function redeployVersion(
       'NOT_DEPLOYED',
     );
   }
-  await checkDeployable(deps, key);
+  await checkDeployable(deps, key, env);
   const resources = checkResources(env, resolveResources(env, body.resources, existing.resources));
   const secrets = body.secrets ?? existing.secrets;
   await assertSecretsExist(deps, key.project, secrets);
@@ -205,6 +218,7 @@ export async function redeployVersion(
       env: body.env ?? existing.env,
       secrets,
       protocol: body.protocol ?? existing.protocol,
+      serving: body.serving ?? existing.serving ?? {},
     });
   // A running endpoint stays active; a failed one becomes active again and counts against the limit.
   if (existing.status !== 'failed') return start();
@@ -239,6 +253,7 @@ async function startDeploy(
       env: settings.env,
       ...(settings.secrets && { secrets: settings.secrets }),
       protocol: settings.protocol,
+      serving: settings.serving,
     },
   });
   const now = deployment.createdAt;
@@ -264,6 +279,7 @@ async function startDeploy(
         env: settings.env,
         ...(settings.secrets && { secrets: settings.secrets }),
         protocol: settings.protocol,
+        serving: settings.serving,
         createdAt: now,
         updatedAt: now,
         revision: 1,

@@ -76,6 +76,8 @@ export async function applyRevision(deps: WorkflowDeps, input: { deploymentId: s
       resources: d.request.resources ?? deps.environments.get(d.environment).defaults,
       env: d.request.env ?? {},
       secretEnv,
+      serving: d.request.serving ?? endpoint.serving ?? {},
+      ...(version.custom && { custom: version.custom }),
     });
   });
 }
@@ -133,6 +135,7 @@ export async function promoteRevision(deps: WorkflowDeps, input: { deploymentId:
           env: d.request.env ?? e.env,
           ...(d.request.secrets && { secrets: d.request.secrets }),
           protocol: d.request.protocol ?? e.protocol,
+          ...(d.request.serving && { serving: d.request.serving }),
           updatedAt: isoNow(deps.clock),
         };
       });

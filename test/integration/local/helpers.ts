@@ -25,6 +25,7 @@ export function revisionSpec(
     resources: { cpu: '500m', memory: '512Mi', minReplicas: 1, maxReplicas: 1 },
     env,
     secretEnv: {},
+    serving: {},
     ...overrides,
   };
 }

@@ -224,6 +224,7 @@ describe('Fake: FakeCluster', () => {
       resources: { cpu: '1', memory: '1Gi', minReplicas: 1, maxReplicas: 1 },
       env: {},
       secretEnv: {},
+      serving: {},
     };
 
     const before = await cluster.revisionStatus(rev);

@@ -192,7 +192,11 @@ describe('Use case: completeArtifact', () => {
 
   it('should not require a model file for a custom model (modelFile "")', async () => {
     await givenModel(deps, { model: { project: 'fraud-detection', model: 'my-server' }, type: 'custom' });
-    const v = await createVersion(deps, { project: 'fraud-detection', model: 'my-server' }, {});
+    const v = await createVersion(
+      deps,
+      { project: 'fraud-detection', model: 'my-server' },
+      { custom: { command: ['./run.sh'], protocol: 'v2' } },
+    );
     const key = { project: 'fraud-detection', model: 'my-server', version: v.version };
 
     const done = await completeArtifact(deps, key, { files: uploadFiles(deps, key, { 'run.sh': '#!/bin/sh' }) });

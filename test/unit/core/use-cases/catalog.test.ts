@@ -248,9 +248,26 @@ describe('Use case: createVersion', () => {
   ] as const)('should default the model file of a %s model to "%s"', async (type, file) => {
     await createModel(deps, { project: 'fraud-detection' }, { name: `m-${type}`, type });
 
-    const v = await createVersion(deps, { project: 'fraud-detection', model: `m-${type}` }, {});
+    const body = type === 'custom' ? { custom: { command: ['./serve'], protocol: 'v2' as const } } : {};
+    const v = await createVersion(deps, { project: 'fraud-detection', model: `m-${type}` }, body);
 
     expect(v.modelFile).toBe(file);
+  });
+
+  it('should require a custom model version to say what it runs, and refuse `custom` on other types', async () => {
+    await createModel(deps, { project: 'fraud-detection' }, { name: 'm-custom', type: 'custom' });
+    const missing = await rejectionOf(createVersion(deps, { project: 'fraud-detection', model: 'm-custom' }, {}));
+    expect(missing).toMatchObject({ code: 'CUSTOM_PREDICTOR_MISSING' });
+    await createModel(deps, { project: 'fraud-detection' }, { name: 'm-onnx', type: 'onnx' });
+    const wrong = await rejectionOf(
+      createVersion(
+        deps,
+        { project: 'fraud-detection', model: 'm-onnx' },
+        { custom: { command: ['x'], protocol: 'v1' } },
+      ),
+    );
+    expect(wrong).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(deps.versions.size).toBe(0);
   });
 
   it('should keep an explicit modelFile', async () => {

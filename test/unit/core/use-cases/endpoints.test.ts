@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, DependencyError, NotFoundError, UnprocessableError } from '../../../../core/errors.js';
 import type { ModelEndpoint, VersionEndpoint } from '../../../../core/schemas/index.js';
+import { completeArtifact } from '../../../../core/use-cases/artifacts.js';
+import { createVersion } from '../../../../core/use-cases/catalog.js';
 import {
   deployVersion,
   getEndpoint,
@@ -23,6 +25,7 @@ import {
   routeAndRun,
   runWorkflow,
   undeployAndRun,
+  uploadFiles,
   versionKey,
 } from '../../../fakes/index.js';
 
@@ -52,7 +55,7 @@ describe('Use case: deployVersion', () => {
       environment: 'local',
       status: 'pending',
       targetRevision: { number: 1, name: 'iris-1-r1' },
-      request: { resources: LOCAL_DEFAULTS, env: {}, protocol: 'v1' },
+      request: { resources: LOCAL_DEFAULTS, env: {}, protocol: 'v1', serving: {} },
       steps: [
         { name: 'Prepare', status: 'pending', attempts: 0 },
         { name: 'Apply Revision', status: 'pending', attempts: 0 },
@@ -90,6 +93,7 @@ describe('Use case: deployVersion', () => {
       resources: LOCAL_DEFAULTS,
       env: { LOG_LEVEL: 'debug' },
       protocol: 'v2',
+      serving: {},
       createdAt: '2025-01-01T00:00:00.000Z',
       updatedAt: '2025-01-01T00:00:00.000Z',
       revision: 1,
@@ -157,14 +161,17 @@ describe('Use case: deployVersion', () => {
     expect(deps.endpoints.size).toBe(0);
   });
 
-  it('should refuse a model type that cannot be deployed yet with 422 TYPE_NOT_DEPLOYABLE', async () => {
-    await givenVersion(deps, { type: 'xgboost', files: { 'model.json': '{}' } });
+  it('should refuse a custom model without a command in a local environment with 422 CUSTOM_PREDICTOR_MISSING', async () => {
+    await givenModel(deps, { type: 'custom' });
+    await createVersion(deps, MODEL_KEY, { custom: { image: 'registry.example.com/iris:1', protocol: 'v2' } });
+    await completeArtifact(deps, versionKey(1), { files: uploadFiles(deps, versionKey(1), { 'serve.py': 'print()' }) });
 
     const error = await rejectionOf(deployVersion(deps, versionKey(1), {}));
 
     expect(error).toBeInstanceOf(UnprocessableError);
-    expect(error.code).toBe('TYPE_NOT_DEPLOYABLE');
-    expect(error.message).toBe('models of type "xgboost" cannot be deployed yet; deployable types: onnx');
+    expect(error.code).toBe('CUSTOM_PREDICTOR_MISSING');
+    expect(error.message).toContain('without a command, which environment "local" (local) needs to run it');
+    expect(deps.endpoints.size).toBe(0);
   });
 
   it('should refuse while a deployment is in progress with 409 DEPLOYMENT_IN_PROGRESS naming it', async () => {

@@ -190,6 +190,7 @@ describe('Use case: applyRevision (deploy-version › Apply Revision)', () => {
           resources: { cpu: '750m', memory: '1Gi', minReplicas: 2, maxReplicas: 3 },
           env: { LOG_LEVEL: 'debug' },
           secretEnv: {},
+          serving: {},
         },
       ],
     ]);
