@@ -14,6 +14,9 @@
  * | `SHUTDOWN_GRACE_MS` | how long in-flight requests may run after SIGTERM/SIGINT; default 5000 |
  * | `ORT_INTRA_OP_NUM_THREADS`, `ORT_INTER_OP_NUM_THREADS` | onnxruntime thread pools; default onnxruntime's choice |
  * | `ORT_LOG_SEVERITY_LEVEL` | onnxruntime's own stderr logging, 0 (verbose) … 4 (fatal); default 4 (errors are logged by the server) |
+ * | `BATCH_MAX_SIZE` | adaptive micro-batching (opt-in, see batching.ts): at most this many rows per merged inference; unset or 1 = off |
+ * | `BATCH_MAX_LATENCY_MS` | how long a request may wait for others to join its batch; default 5 (needs `BATCH_MAX_SIZE`) |
+ * | `REQUEST_TIMEOUT_MS` | an inference not answered within this time gets 504; default none |
  *
  * S3 access uses the AWS SDK's standard variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
  * `AWS_ENDPOINT_URL_S3`, ...).
@@ -45,11 +48,27 @@ export interface ServerConfig {
   readonly cacheDir: string | undefined;
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
+  /** Batching and time limit (BATCH_MAX_SIZE, BATCH_MAX_LATENCY_MS, REQUEST_TIMEOUT_MS). */
+  readonly serving: ServingOptions;
   readonly onnx: {
     readonly intraOpNumThreads: number | undefined;
     readonly interOpNumThreads: number | undefined;
     readonly logSeverityLevel: 0 | 1 | 2 | 3 | 4;
   };
+}
+
+/** Adaptive micro-batching: requests merged into one inference of at most `maxBatchSize` rows. */
+export interface BatchingConfig {
+  readonly maxBatchSize: number;
+  /** How long the first queued request may wait for others (the batch runs at once when nothing else is running). */
+  readonly maxLatencyMs: number;
+}
+
+export interface ServingOptions {
+  /** Undefined: every request runs on its own. */
+  readonly batching: BatchingConfig | undefined;
+  /** Undefined: no time limit. */
+  readonly requestTimeoutMs: number | undefined;
 }
 
 /** The environment cannot be turned into a configuration; the message says which variable and why. */
@@ -72,6 +91,12 @@ const integer = (name: string, min: number, max: number) =>
     .transform(Number)
     .refine((v) => v >= min && v <= max, `${name} must be an integer between ${min} and ${max}`);
 
+const ServingEnvShape = {
+  BATCH_MAX_SIZE: integer('BATCH_MAX_SIZE', 1, 65_536).optional(),
+  BATCH_MAX_LATENCY_MS: integer('BATCH_MAX_LATENCY_MS', 0, 60_000).optional(),
+  REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1, 3_600_000).optional(),
+};
+
 const EnvSchema = z.object({
   MODEL_NAME: pathSegment('MODEL_NAME'),
   MODEL_VERSION: pathSegment('MODEL_VERSION'),
@@ -86,6 +111,7 @@ const EnvSchema = z.object({
   ORT_INTRA_OP_NUM_THREADS: integer('ORT_INTRA_OP_NUM_THREADS', 0, 1024).optional(),
   ORT_INTER_OP_NUM_THREADS: integer('ORT_INTER_OP_NUM_THREADS', 0, 1024).optional(),
   ORT_LOG_SEVERITY_LEVEL: integer('ORT_LOG_SEVERITY_LEVEL', 0, 4).optional(),
+  ...ServingEnvShape,
 });
 
 const emptyToUndefined = (env: NodeJS.ProcessEnv): Record<string, string | undefined> =>
@@ -111,12 +137,38 @@ export function parseConfig(env: NodeJS.ProcessEnv): ServerConfig {
     cacheDir: e.MODEL_CACHE_DIR ? path.resolve(e.MODEL_CACHE_DIR) : undefined,
     maxBodyBytes: e.MAX_REQUEST_BODY_BYTES ?? 16 * 1024 * 1024,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS ?? 5000,
+    serving: servingOptions(e),
     onnx: {
       intraOpNumThreads: e.ORT_INTRA_OP_NUM_THREADS,
       interOpNumThreads: e.ORT_INTER_OP_NUM_THREADS,
       logSeverityLevel: (e.ORT_LOG_SEVERITY_LEVEL ?? 4) as 0 | 1 | 2 | 3 | 4,
     },
   };
+}
+
+const DEFAULT_BATCH_MAX_LATENCY_MS = 5;
+
+function servingOptions(e: z.infer<z.ZodObject<typeof ServingEnvShape>>): ServingOptions {
+  if (e.BATCH_MAX_LATENCY_MS !== undefined && e.BATCH_MAX_SIZE === undefined) {
+    throw new ConfigError('invalid configuration: BATCH_MAX_LATENCY_MS is set without BATCH_MAX_SIZE');
+  }
+  const batching =
+    e.BATCH_MAX_SIZE !== undefined && e.BATCH_MAX_SIZE > 1
+      ? { maxBatchSize: e.BATCH_MAX_SIZE, maxLatencyMs: e.BATCH_MAX_LATENCY_MS ?? DEFAULT_BATCH_MAX_LATENCY_MS }
+      : undefined;
+  return { batching, requestTimeoutMs: e.REQUEST_TIMEOUT_MS };
+}
+
+/**
+ * Only the batching and timeout variables (the server falls back to these when its options do not carry them);
+ * throws {@link ConfigError} like {@link parseConfig}.
+ */
+export function parseServingOptions(env: NodeJS.ProcessEnv): ServingOptions {
+  const parsed = z.object(ServingEnvShape).safeParse(emptyToUndefined(env));
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration: ${parsed.error.issues[0]?.message ?? 'unknown error'}`);
+  }
+  return servingOptions(parsed.data);
 }
 
 function parseModelType(value: string): ModelType {

@@ -1,5 +1,6 @@
 /** The onnx runtime: onnxruntime-node on the CPU. Platform `onnx_onnxv1`. */
 import * as ort from 'onnxruntime-node';
+import { BadRequestError } from '../errors.js';
 import { errorMessage } from '../log.js';
 import type { Datatype, Tensor, TensorMetadata } from '../tensors.js';
 import { ModelLoadError, type Runtime, type RuntimeOptions } from './runtime.js';
@@ -54,14 +55,57 @@ function toMetadata(kind: 'input' | 'output', m: ort.InferenceSession.ValueMetad
   return { name: m.name, datatype, shape };
 }
 
+/** A symbolic dimension (e.g. `N`) that several inputs share: their sizes there must agree. */
+interface SharedDimension {
+  readonly symbol: string;
+  /** [input name, axis] pairs. */
+  readonly uses: readonly (readonly [string, number])[];
+}
+
+function sharedDimensions(inputs: readonly ort.InferenceSession.ValueMetadata[]): SharedDimension[] {
+  const uses = new Map<string, [string, number][]>();
+  for (const m of inputs) {
+    if (!m.isTensor) continue;
+    m.shape.forEach((d, axis) => {
+      if (typeof d !== 'string' || d === '') return;
+      const list = uses.get(d) ?? [];
+      list.push([m.name, axis]);
+      uses.set(d, list);
+    });
+  }
+  return [...uses].filter(([, list]) => list.length > 1).map(([symbol, list]) => ({ symbol, uses: list }));
+}
+
+/**
+ * Requests can be merged along dimension 0 when every input starts with the same variable dimension (one symbol,
+ * so the inputs' rows line up) and every output starts with a variable dimension. The batcher still checks each
+ * result's first dimension before splitting it.
+ */
+function isBatchable(
+  inputs: readonly ort.InferenceSession.ValueMetadata[],
+  outputs: readonly TensorMetadata[],
+): boolean {
+  if (inputs.length === 0 || outputs.length === 0) return false;
+  const first = inputs.map((m) => (m.isTensor ? m.shape[0] : undefined));
+  const variable = (d: unknown) => d !== undefined && !(typeof d === 'number' && d >= 0);
+  if (!first.every(variable)) return false;
+  if (first.length > 1 && !first.every((d) => typeof d === 'string' && d !== '' && d === first[0])) return false;
+  return outputs.every((m) => m.shape.length > 0 && m.shape[0] === -1);
+}
+
 export class OnnxRuntime implements Runtime {
   readonly platform = 'onnx_onnxv1';
+  readonly batchable: boolean;
+  private readonly shared: readonly SharedDimension[];
 
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly inputs: readonly TensorMetadata[],
     readonly outputs: readonly TensorMetadata[],
-  ) {}
+  ) {
+    this.shared = sharedDimensions(session.inputMetadata);
+    this.batchable = isBatchable(session.inputMetadata, outputs);
+  }
 
   static async load(options: OnnxOptions): Promise<OnnxRuntime> {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -88,6 +132,7 @@ export class OnnxRuntime implements Runtime {
   }
 
   async infer(inputs: ReadonlyMap<string, Tensor>, outputs?: readonly string[]): Promise<Map<string, Tensor>> {
+    if (this.shared.length > 0) this.checkSharedDimensions(inputs);
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of inputs) {
       feeds[name] = new ort.Tensor(TO_ORT[t.datatype], t.data as ort.Tensor.DataType, t.shape);
@@ -103,6 +148,26 @@ export class OnnxRuntime implements Runtime {
       out.set(name, { datatype, shape: value.dims, data: value.data as Tensor['data'] });
     }
     return out;
+  }
+
+  /** Inputs that share a symbolic dimension must agree on its size (400 rather than an onnxruntime failure). */
+  private checkSharedDimensions(inputs: ReadonlyMap<string, Tensor>): void {
+    for (const { symbol, uses } of this.shared) {
+      let size: number | undefined;
+      let from = '';
+      for (const [name, axis] of uses) {
+        const d = inputs.get(name)?.shape[axis];
+        if (d === undefined) continue;
+        if (size === undefined) {
+          size = d;
+          from = name;
+        } else if (d !== size) {
+          throw new BadRequestError(
+            `inputs '${from}' and '${name}' must have the same size in dimension '${symbol}': ${size} and ${d}`,
+          );
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {

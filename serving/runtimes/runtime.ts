@@ -11,6 +11,12 @@ export interface Runtime {
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
   /**
+   * True when requests may be merged into one call (adaptive batching, `batching.ts`): inputs concatenated along
+   * dimension 0 and each output split back by rows. That needs a variable first dimension on every input and output
+   * and rows that do not influence each other. Absent or false: the server never merges requests for this runtime.
+   */
+  readonly batchable?: boolean;
+  /**
    * Runs the model. `outputs` names the outputs wanted, in the order wanted (all, in `this.outputs` order, when
    * omitted). Throws on runtime failures; the server answers those with 500.
    */
