@@ -60,6 +60,11 @@ export interface TensorMetadata {
   readonly name: string;
   readonly datatype: Datatype;
   readonly shape: readonly number[];
+  /**
+   * FP32/FP64 inputs only: JSON `null` elements are accepted and read as NaN, a missing value (JSON has no NaN; the
+   * xgboost runtime treats NaN as missing). Absent or false: `null` is refused like any other non-number.
+   */
+  readonly nullable?: boolean | undefined;
 }
 
 export function allocate(datatype: Datatype, size: number): TensorData {
@@ -150,7 +155,8 @@ const INT_RANGES: Partial<Record<Datatype, readonly [number, number]>> = {
 };
 
 /** What a datatype accepts, for error messages. */
-export function expectedElement(datatype: Datatype): string {
+export function expectedElement(datatype: Datatype, nullable = false): string {
+  if (nullable && (datatype === 'FP32' || datatype === 'FP64')) return `a number or null (${datatype}; null = missing)`;
   switch (datatype) {
     case 'FP16':
     case 'FP32':
@@ -205,6 +211,13 @@ function writeElement(datatype: Datatype, target: TensorData, i: number, v: unkn
   }
 }
 
+/** Writes `null` as NaN (a missing value) for nullable FP32/FP64 inputs; false otherwise. */
+function writeMissing(nullable: boolean | undefined, datatype: Datatype, target: TensorData, i: number, v: unknown) {
+  if (v !== null || !nullable || (datatype !== 'FP32' && datatype !== 'FP64')) return false;
+  (target as Float32Array)[i] = Number.NaN;
+  return true;
+}
+
 function preview(value: unknown): string {
   let s: string;
   try {
@@ -220,6 +233,8 @@ interface Cursor {
   readonly name: string;
   readonly datatype: Datatype;
   readonly target: TensorData;
+  /** `null` elements are missing values (NaN); see {@link TensorMetadata.nullable}. */
+  readonly nullable?: boolean | undefined;
   /** e.g. `data` or `instances[3]`. */
   where: string;
   readonly path: number[];
@@ -237,9 +252,12 @@ function locate(c: Cursor, depth: number): string {
  */
 function writeNested(c: Cursor, node: unknown, shape: readonly number[], depth: number, offset: number): number {
   if (depth === shape.length) {
-    if (!writeElement(c.datatype, c.target, offset, node)) {
+    if (
+      !writeElement(c.datatype, c.target, offset, node) &&
+      !writeMissing(c.nullable, c.datatype, c.target, offset, node)
+    ) {
       throw new BadRequestError(
-        `input '${c.name}': ${locate(c, depth)} is ${preview(node)}, expected ${expectedElement(c.datatype)}`,
+        `input '${c.name}': ${locate(c, depth)} is ${preview(node)}, expected ${expectedElement(c.datatype, c.nullable)}`,
       );
     }
     return offset + 1;
@@ -268,9 +286,16 @@ function refuseFp16(name: string, datatype: Datatype): void {
 
 /**
  * Reads OIP `data` (flat or nested, row-major) for an input whose datatype and shape were already checked against
- * the model. Flat data needs exactly `product(shape)` elements; nested data must follow the shape.
+ * the model. Flat data needs exactly `product(shape)` elements; nested data must follow the shape. `nullable`: the
+ * input's {@link TensorMetadata.nullable}.
  */
-export function parseTensorData(name: string, datatype: Datatype, shape: readonly number[], data: unknown): TensorData {
+export function parseTensorData(
+  name: string,
+  datatype: Datatype,
+  shape: readonly number[],
+  data: unknown,
+  nullable?: boolean,
+): TensorData {
   refuseFp16(name, datatype);
   if (!Array.isArray(data)) {
     throw new BadRequestError(`input '${name}': data must be an array, got ${preview(data)}`);
@@ -278,7 +303,7 @@ export function parseTensorData(name: string, datatype: Datatype, shape: readonl
   const size = shapeSize(shape);
   const target = allocate(datatype, size);
   if (shape.length > 1 && data.length > 0 && Array.isArray(data[0])) {
-    const cursor: Cursor = { name, datatype, target, where: 'data', path: new Array(shape.length).fill(0) };
+    const cursor: Cursor = { name, datatype, target, nullable, where: 'data', path: new Array(shape.length).fill(0) };
     writeNested(cursor, data, shape, 0, 0);
     return target;
   }
@@ -289,9 +314,9 @@ export function parseTensorData(name: string, datatype: Datatype, shape: readonl
     );
   }
   for (let i = 0; i < size; i++) {
-    if (!writeElement(datatype, target, i, data[i])) {
+    if (!writeElement(datatype, target, i, data[i]) && !writeMissing(nullable, datatype, target, i, data[i])) {
       throw new BadRequestError(
-        `input '${name}': data[${i}] is ${preview(data[i])}, expected ${expectedElement(datatype)}`,
+        `input '${name}': data[${i}] is ${preview(data[i])}, expected ${expectedElement(datatype, nullable)}`,
       );
     }
   }
@@ -351,13 +376,27 @@ export function tensorFromRows(
         }
         if (j === rowSize) continue;
       }
-      // Invalid row: the generic walk throws the precise error.
-      const c: Cursor = { name: meta.name, datatype: meta.datatype, target, where: rowWhere(i), path: [0] };
+      // Invalid row (or nulls of a nullable input): the generic walk writes it or throws the precise error.
+      const c: Cursor = {
+        name: meta.name,
+        datatype: meta.datatype,
+        target,
+        nullable: meta.nullable,
+        where: rowWhere(i),
+        path: [0],
+      };
       writeNested(c, row, rowShape, 0, i * rowSize);
     }
     return { datatype: meta.datatype, shape, data };
   }
-  const c: Cursor = { name: meta.name, datatype: meta.datatype, target: data, where: '', path: new Array(rowRank) };
+  const c: Cursor = {
+    name: meta.name,
+    datatype: meta.datatype,
+    target: data,
+    nullable: meta.nullable,
+    where: '',
+    path: new Array(rowRank),
+  };
   for (let i = 0; i < n; i++) {
     if (rowRank === 0) {
       if (writeElement(meta.datatype, data, i, rows[i])) continue;

@@ -16,5 +16,9 @@ export async function loadRuntime(type: ModelType, options: LoadRuntimeOptions):
       const { OnnxRuntime } = await import('./onnx.js');
       return OnnxRuntime.load({ ...options, ...options.onnx });
     }
+    case 'xgboost': {
+      const { XGBoostRuntime } = await import('./xgboost.js');
+      return XGBoostRuntime.load(options);
+    }
   }
 }
