@@ -312,7 +312,9 @@ describe('Model server: limits and metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     expect(res.text).toContain('merlin_model_ready{model="iris",version="3"} 1');
-    expect(res.text).toMatch(/merlin_requests_total\{model="iris",version="3",protocol="v1",code="200"\} [1-9]/);
+    expect(res.text).toMatch(
+      /merlin_requests_total\{model="iris",version="3",protocol="v1",code="200",status="200"\} [1-9]/,
+    );
     expect(res.text).toMatch(/merlin_inference_duration_seconds_count\{model="iris",version="3"\} [1-9]/);
   });
 });
