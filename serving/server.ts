@@ -8,15 +8,20 @@
  *
  * Every response carries `x-model-version`. Errors are `{"error": "<message>"}`: 400 bad input, 404 unknown model,
  * version or route, 405 wrong method (with `allow`), 413 body too large, 500 inference failure, 501 not
- * implemented, 503 not ready.
+ * implemented, 503 not ready, 504 inference timed out (REQUEST_TIMEOUT_MS).
+ *
+ * Inference goes through the adaptive batcher (batching.ts) when BATCH_MAX_SIZE is set and the runtime is
+ * `batchable`; otherwise each request calls the runtime itself.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Batcher } from './batching.js';
+import { parseServingOptions, type ServingOptions } from './config.js';
 import { BadRequestError, HttpError, InferenceError, NotFoundError, NotReadyError } from './errors.js';
 import { errorMessage, type Logger } from './log.js';
 import type { Metrics, Protocol } from './metrics.js';
-import type { ServedModel } from './protocols/common.js';
+import { isObject, type ServedModel } from './protocols/common.js';
 import * as v1 from './protocols/v1.js';
 import * as v2 from './protocols/v2.js';
 import type { Runtime } from './runtimes/runtime.js';
@@ -28,6 +33,8 @@ export interface ModelServerOptions {
   readonly maxBodyBytes: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Batching and time limit; read from BATCH_MAX_SIZE, BATCH_MAX_LATENCY_MS and REQUEST_TIMEOUT_MS when absent. */
+  readonly serving?: ServingOptions | undefined;
 }
 
 export interface ModelServer {
@@ -45,6 +52,8 @@ type Res = http.ServerResponse;
 
 export function createModelServer(options: ModelServerOptions): ModelServer {
   const { model, maxBodyBytes, logger, metrics } = options;
+  const { batching, requestTimeoutMs } = options.serving ?? parseServingOptions(process.env);
+  metrics.batching = batching !== undefined;
   let draining = false;
 
   const baseHeaders = (): http.OutgoingHttpHeaders =>
@@ -101,48 +110,123 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     return model.runtime;
   };
 
-  const inferenceFailed = (err: unknown): InferenceError => {
+  const inferenceFailed = (err: unknown): HttpError => {
+    // A runtime's own answer keeps its status and message (e.g. 400 for input the model cannot take).
+    if (err instanceof HttpError) return err;
     logger.error('inference failed', { error: errorMessage(err) });
     return new InferenceError(`inference failed: ${errorMessage(err)}`);
+  };
+
+  // ---- inference: batching, time limit, metrics ----
+
+  let batcherState: { runtime: Runtime; batcher: Batcher | undefined } | undefined;
+  /** The batcher of the loaded runtime, created on first use; undefined when batching is off or impossible. */
+  const batcherFor = (runtime: Runtime): Batcher | undefined => {
+    if (batching === undefined) return undefined;
+    if (batcherState?.runtime !== runtime) {
+      const batcher = runtime.batchable
+        ? new Batcher(
+            (inputs, outputs) => runtime.infer(inputs, outputs),
+            runtime.inputs.map((m) => m.name),
+            batching,
+            {
+              onInference: (seconds, rows, requests, ok) => {
+                if (ok) metrics.inference(seconds);
+                metrics.batch(rows, requests);
+              },
+              onUnsplittable: (reason) =>
+                logger.warn('adaptive batching turned off: a batched result cannot be split by rows', { reason }),
+            },
+          )
+        : undefined;
+      batcherState = { runtime, batcher };
+      if (batcher) logger.info('adaptive batching on', { ...batching });
+      else logger.warn('adaptive batching is configured, but this model cannot be batched; requests run one by one');
+    }
+    return batcherState.batcher;
+  };
+
+  const direct = async (
+    runtime: Runtime,
+    inputs: ReadonlyMap<string, Tensor>,
+    outputs: readonly string[] | undefined,
+  ): Promise<Map<string, Tensor>> => {
+    const start = performance.now();
+    const outputsMap = await runtime.infer(inputs, outputs);
+    metrics.inference((performance.now() - start) / 1000);
+    return outputsMap;
+  };
+
+  const timedOut = () => new HttpError(504, `inference timed out after ${requestTimeoutMs} ms`);
+
+  /**
+   * Runs the model for one validated request, merged with others when batching applies. With REQUEST_TIMEOUT_MS, a
+   * request not answered within that time (queueing included) gets 504: a queued request is withdrawn, a running
+   * one's result is dropped. A runtime that blocks the event loop (onnxruntime-node runs on the main thread) is
+   * caught when it returns.
+   */
+  const infer = async (
+    runtime: Runtime,
+    inputs: ReadonlyMap<string, Tensor>,
+    outputs: readonly string[] | undefined,
+  ): Promise<Map<string, Tensor>> => {
+    const batcher = batcherFor(runtime);
+    try {
+      if (requestTimeoutMs === undefined) {
+        return await (batcher ? batcher.submit(inputs, outputs) : direct(runtime, inputs, outputs));
+      }
+      const start = performance.now();
+      const controller = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = timedOut();
+          controller.abort(err);
+          reject(err);
+        }, requestTimeoutMs);
+      });
+      try {
+        const work = batcher ? batcher.submit(inputs, outputs, controller.signal) : direct(runtime, inputs, outputs);
+        const result = await Promise.race([work, deadline]);
+        if (performance.now() - start > requestTimeoutMs) throw timedOut();
+        return result;
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (err) {
+      throw inferenceFailed(err);
+    }
   };
 
   // ---- routes ----
 
   const v1Predict = async (req: http.IncomingMessage, res: Res) => {
+    const arrived = performance.now();
     metrics.inFlight++;
     try {
       const runtime = ready();
       const inputs = v1.parsePredictRequest(await readJson(req, maxBodyBytes), runtime);
-      const start = performance.now();
-      let outputs: Map<string, Tensor>;
-      try {
-        outputs = await runtime.infer(inputs);
-      } catch (err) {
-        throw inferenceFailed(err);
-      }
-      metrics.inference((performance.now() - start) / 1000);
+      const outputs = await infer(runtime, inputs, undefined);
       sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
     } finally {
       metrics.inFlight--;
+      metrics.requestDuration('v1', (performance.now() - arrived) / 1000);
     }
   };
 
   const v2Infer = async (req: http.IncomingMessage, res: Res) => {
+    const arrived = performance.now();
     metrics.inFlight++;
     try {
       const runtime = ready();
-      const request = v2.parseInferRequest(await readJson(req, maxBodyBytes), runtime);
-      const start = performance.now();
-      let outputs: Map<string, Tensor>;
-      try {
-        outputs = await runtime.infer(request.inputs, request.outputs);
-      } catch (err) {
-        throw inferenceFailed(err);
-      }
-      metrics.inference((performance.now() - start) / 1000);
-      sendJson(res, 'v2', 200, v2.inferResponse(model.name, model.version, request.id, outputs));
+      const body = await readJson(req, maxBodyBytes);
+      const request = v2.parseInferRequest(body, runtime);
+      const outputs = await infer(runtime, request.inputs, request.outputs);
+      const response = v2.inferResponse(model.name, model.version, request.id, outputs);
+      sendJson(res, 'v2', 200, withParameters(response, body));
     } finally {
       metrics.inFlight--;
+      metrics.requestDuration('v2', (performance.now() - arrived) / 1000);
     }
   };
 
@@ -274,6 +358,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         server.closeIdleConnections();
       }),
   };
+}
+
+/** OIP: the request's `parameters` pass through to the response. */
+function withParameters<T extends object>(response: T, body: unknown): T {
+  if (isObject(body) && isObject(body.parameters)) return { ...response, parameters: body.parameters };
+  return response;
 }
 
 function pathOf(url: string | undefined): string {
