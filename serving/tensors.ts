@@ -386,6 +386,7 @@ export function tensorFromRows(
         path: [0],
       };
       writeNested(c, row, rowShape, 0, i * rowSize);
+      k = (i + 1) * rowSize; // the walk wrote the whole row
     }
     return { datatype: meta.datatype, shape, data };
   }

@@ -110,8 +110,8 @@ describe('Model server lifecycle: startup failures exit 1 with a precise reason'
   });
 
   it('should refuse a model type it cannot serve yet', async () => {
-    const server = spawnServer(irisEnv({ MODEL_TYPE: 'xgboost' }));
-    await expectStartupFailure(server, 'model type xgboost is not supported by this server yet');
+    const server = spawnServer(irisEnv({ MODEL_TYPE: 'tensorflow' }));
+    await expectStartupFailure(server, 'model type tensorflow is not supported by this server yet');
   });
 
   it('should refuse an incomplete configuration', async () => {

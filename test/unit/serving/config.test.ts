@@ -67,8 +67,8 @@ describe('parseConfig', () => {
   });
 
   it('should refuse model types without a runtime', () => {
-    expect(configError({ ...base, MODEL_TYPE: 'xgboost' })).toBe(
-      'model type xgboost is not supported by this server yet',
+    expect(configError({ ...base, MODEL_TYPE: 'tensorflow' })).toBe(
+      'model type tensorflow is not supported by this server yet',
     );
     expect(configError({ ...base, MODEL_TYPE: 'pytorch' })).toBe(
       'model type pytorch is not supported by this server yet',
