@@ -150,6 +150,21 @@ describe('Model server: xgboost requests and logs', () => {
   });
 });
 
+describe('Model server: xgboost with adaptive batching', () => {
+  it('should answer concurrent single-row requests, nulls included, with what xgboost predicted', async () => {
+    const s = await startServer(env('iris-softprob', { BATCH_MAX_SIZE: '16', BATCH_MAX_LATENCY_MS: '20' }));
+    const ref = readReference('iris-softprob');
+    const expected = ref.predictions as number[][];
+    const answers = await Promise.all(
+      ref.instances.map((row) => post(s.url('/v1/models/iris-softprob:predict'), { instances: [row] })),
+    );
+    answers.forEach((res, i) => {
+      expect(res.status).toBe(200);
+      expectClose((res.body as { predictions: number[][] }).predictions[0] ?? [], expected[i] ?? []);
+    });
+  });
+});
+
 describe('Model server: examples/xgboost', () => {
   it('should serve the example as its README says, matching xgboost', async () => {
     const dir = fileURLToPath(new URL('../../../examples/xgboost/', import.meta.url));
