@@ -7,7 +7,7 @@
  * | `MODEL_VERSION` | required; e.g. `3`; answered in `model_version` and the `x-model-version` header |
  * | `MODEL_TYPE` | `onnx` (default). Other types are refused with exit code 1 until their runtime exists |
  * | `ARTIFACT_URI` | required; `s3://bucket/prefix/` or `file:///abs/dir/` |
- * | `MODEL_FILE` | the model file relative to the artifact root; default `model.onnx` for onnx, `model.json` for xgboost |
+ * | `MODEL_FILE` | the model file relative to the artifact root; default `model.onnx` for onnx, `index.mjs` for function, `model.json` for xgboost |
  * | `PORT` / `HOST` | listen address; default `8080` / `0.0.0.0`. `PORT=0` picks a free port |
  * | `MODEL_CACHE_DIR` | where S3 artifacts are downloaded; default a fresh directory under the OS temp dir, removed on exit |
  * | `MAX_REQUEST_BODY_BYTES` | larger request bodies get 413; default 16 MiB |
@@ -26,10 +26,14 @@ import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 
 /** Model types of the platform (DESIGN §1). Only those with a runtime in `runtimes/` are served. */
-export const SUPPORTED_MODEL_TYPES = ['onnx', 'xgboost'] as const;
+export const SUPPORTED_MODEL_TYPES = ['onnx', 'function', 'xgboost'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
-const DEFAULT_MODEL_FILE: Record<ModelType, string> = { onnx: 'model.onnx', xgboost: 'model.json' };
+const DEFAULT_MODEL_FILE: Record<ModelType, string> = {
+  onnx: 'model.onnx',
+  function: 'index.mjs',
+  xgboost: 'model.json',
+};
 
 export type ArtifactLocation =
   | { readonly kind: 'file'; readonly uri: string; readonly dir: string }

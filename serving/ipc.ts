@@ -7,6 +7,8 @@
  * - `{type: 'ready'}`: the warm-up inference succeeded; the server takes traffic.
  * - `{type: 'failed', reason}`: startup failed; the process exits with code 1 right after. `reason` equals the
  *   last log line's `msg`, e.g. `model failed to load: onnxruntime: ...`.
+ * - `{type: 'failed', reason, alive: true}`: a function model failed to load; the process stays up, never ready
+ *   (readiness answers 503 with the reason), until SIGTERM or a disconnect.
  *
  * When the channel disconnects (the parent died or called `disconnect()`), the server exits with code 0.
  */
@@ -14,7 +16,7 @@ export type ServerMessage =
   | { readonly type: 'listening'; readonly port: number }
   | { readonly type: 'loaded'; readonly loadMs: number }
   | { readonly type: 'ready' }
-  | { readonly type: 'failed'; readonly reason: string };
+  | { readonly type: 'failed'; readonly reason: string; readonly alive?: true };
 
 /** Sent by the parent, only honoured when `SERVING_TEST_HOLD_WARMUP=1`: start the warm-up. */
 export type ParentMessage = { readonly type: 'warmup' };

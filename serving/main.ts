@@ -33,6 +33,21 @@ function exit(code: number): never {
   process.exit(code);
 }
 
+/**
+ * A function model that cannot load (failed import, no `predict`, failing `load` or warm-up): the server stays up and
+ * not ready, readiness answers 503 with the reason, and the parent hears at once (`alive: true`), so the platform
+ * fails the deployment without waiting for its timeout. SIGTERM or a disconnected parent end the process as usual.
+ */
+async function failAlive(logger: Logger, model: ServedModel, reason: string, err: unknown): Promise<void> {
+  const cause = err instanceof Error ? err.cause : undefined;
+  logger.error(reason, cause instanceof Error && cause.stack ? { stack: cause.stack } : undefined);
+  model.failure = reason;
+  const runtime = model.runtime;
+  model.runtime = undefined;
+  await runtime?.close().catch(() => undefined);
+  await notifyParent({ type: 'failed', reason, alive: true });
+}
+
 /** Logs the reason as the last line, tells the parent, exits 1. */
 async function fail(logger: Logger, reason: string): Promise<never> {
   logger.error(reason);
@@ -52,7 +67,7 @@ async function cacheDir(config: ServerConfig): Promise<string> {
 async function warmUp(runtime: Runtime): Promise<void> {
   const inputs = new Map<string, Tensor>(runtime.inputs.map((m) => [m.name, zeros(m)]));
   try {
-    await runtime.infer(inputs);
+    await (runtime.warmUp ? runtime.warmUp() : runtime.infer(inputs));
   } catch (err) {
     throw new Error(`warm-up inference failed: ${errorMessage(err)}`);
   }
@@ -75,6 +90,12 @@ async function load(config: ServerConfig, model: ServedModel, logger: Logger): P
     modelPath: artifact.modelPath,
     artifactDir: artifact.dir,
     onnx: config.onnx,
+    function: {
+      modelName: config.modelName,
+      version: config.modelVersion,
+      logger,
+      timeoutMs: config.serving.requestTimeoutMs,
+    },
   });
   model.runtime = runtime;
   const loadMs = Math.round(performance.now() - loadStarted);
@@ -146,7 +167,9 @@ async function main(): Promise<void> {
   try {
     await load(config, model, logger);
   } catch (err) {
-    return fail(logger, `model failed to load: ${errorMessage(err)}`);
+    const reason = `model failed to load: ${errorMessage(err)}`;
+    if (config.modelType === 'function') return failAlive(logger, model, reason, err);
+    return fail(logger, reason);
   }
 }
 

@@ -24,7 +24,7 @@ import type { Metrics, Protocol } from './metrics.js';
 import { isObject, type ServedModel } from './protocols/common.js';
 import * as v1 from './protocols/v1.js';
 import * as v2 from './protocols/v2.js';
-import type { Runtime } from './runtimes/runtime.js';
+import type { InferOptions, Runtime } from './runtimes/runtime.js';
 import type { Tensor } from './tensors.js';
 
 export interface ModelServerOptions {
@@ -101,12 +101,15 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       );
     }
   };
+  /** A model that failed to load for good (a function model: the server stays up) says why. */
+  const notReady = (state: string): NotReadyError =>
+    new NotReadyError(`model '${model.name}' is ${model.failure ? `not ready: ${model.failure}` : state}`);
   const loaded = (): Runtime => {
-    if (!model.runtime) throw new NotReadyError(`model '${model.name}' is not loaded yet`);
+    if (!model.runtime) throw notReady('not loaded yet');
     return model.runtime;
   };
   const ready = (): Runtime => {
-    if (!model.ready || !model.runtime) throw new NotReadyError(`model '${model.name}' is not ready`);
+    if (!model.ready || !model.runtime) throw notReady('not ready');
     return model.runtime;
   };
 
@@ -150,9 +153,10 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     runtime: Runtime,
     inputs: ReadonlyMap<string, Tensor>,
     outputs: readonly string[] | undefined,
+    options?: InferOptions,
   ): Promise<Map<string, Tensor>> => {
     const start = performance.now();
-    const outputsMap = await runtime.infer(inputs, outputs);
+    const outputsMap = await runtime.infer(inputs, outputs, options);
     metrics.inference((performance.now() - start) / 1000);
     return outputsMap;
   };
@@ -169,11 +173,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     runtime: Runtime,
     inputs: ReadonlyMap<string, Tensor>,
     outputs: readonly string[] | undefined,
+    options?: InferOptions,
   ): Promise<Map<string, Tensor>> => {
-    const batcher = batcherFor(runtime);
+    const batcher = options?.parameters === undefined ? batcherFor(runtime) : undefined;
     try {
       if (requestTimeoutMs === undefined) {
-        return await (batcher ? batcher.submit(inputs, outputs) : direct(runtime, inputs, outputs));
+        return await (batcher ? batcher.submit(inputs, outputs) : direct(runtime, inputs, outputs, options));
       }
       const start = performance.now();
       const controller = new AbortController();
@@ -186,7 +191,9 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         }, requestTimeoutMs);
       });
       try {
-        const work = batcher ? batcher.submit(inputs, outputs, controller.signal) : direct(runtime, inputs, outputs);
+        const work = batcher
+          ? batcher.submit(inputs, outputs, controller.signal)
+          : direct(runtime, inputs, outputs, options);
         const result = await Promise.race([work, deadline]);
         if (performance.now() - start > requestTimeoutMs) throw timedOut();
         return result;
@@ -200,12 +207,28 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
 
   // ---- routes ----
 
+  /** V1 for models of any JSON (`Runtime.predictJson`, function models): rows in, predictions out, no tensors. */
+  const v1PredictJson = async (runtime: Runtime, body: unknown, res: Res) => {
+    const { rows, parameters } = v1.parseJsonPredictRequest(body);
+    const start = performance.now();
+    let predictions: unknown[];
+    try {
+      predictions = await runtime.predictJson!(rows, { parameters });
+    } catch (err) {
+      throw inferenceFailed(err);
+    }
+    metrics.inference((performance.now() - start) / 1000);
+    sendJson(res, 'v1', 200, { predictions, model_name: model.name, model_version: model.version });
+  };
+
   const v1Predict = async (req: http.IncomingMessage, res: Res) => {
     const arrived = performance.now();
     metrics.inFlight++;
     try {
       const runtime = ready();
-      const inputs = v1.parsePredictRequest(await readJson(req, maxBodyBytes), runtime);
+      const body = await readJson(req, maxBodyBytes);
+      if (runtime.predictJson) return await v1PredictJson(runtime, body, res);
+      const inputs = v1.parsePredictRequest(body, runtime);
       const outputs = await infer(runtime, inputs, undefined);
       sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
     } finally {
@@ -221,7 +244,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       const runtime = ready();
       const body = await readJson(req, maxBodyBytes);
       const request = v2.parseInferRequest(body, runtime);
-      const outputs = await infer(runtime, request.inputs, request.outputs);
+      const outputs = await infer(runtime, request.inputs, request.outputs, { parameters: request.parameters });
       const response = v2.inferResponse(model.name, model.version, request.id, outputs);
       sendJson(res, 'v2', 200, withParameters(response, body));
     } finally {

@@ -5,7 +5,9 @@
  * Children are spawned with an IPC channel: the model server reports its port (`listening`), readiness (`ready`,
  * after a warm-up inference) or a load failure (`failed`), and exits by itself when the channel disconnects, so a
  * platform killed with SIGKILL leaves no orphans. Readiness is only granted after one successful
- * `GET /v2/health/ready`. Nothing is printed: progress goes to the optional `onEvent` callback.
+ * `GET /v2/health/ready`. A `failed` message with `alive: true` (a function model that cannot load; its server stays
+ * up, never ready) fails the revision at once with the message's reason; the process lives until the revision is
+ * removed. Nothing is printed: progress goes to the optional `onEvent` callback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -508,7 +510,7 @@ export class ProcessCluster implements ClusterGateway {
 
   #onMessage(entry: Revision, message: unknown): void {
     if (message === null || typeof message !== 'object' || entry.phase !== 'starting') return;
-    const m = message as { type?: unknown; port?: unknown; reason?: unknown };
+    const m = message as { type?: unknown; port?: unknown; reason?: unknown; alive?: unknown };
     if (m.type === 'listening' && typeof m.port === 'number' && entry.port === undefined) {
       entry.port = m.port;
       this.#emit({ type: 'listening', revision: entry.key, port: m.port });
@@ -517,6 +519,13 @@ export class ProcessCluster implements ClusterGateway {
       // Short-circuits the probe interval; readiness is still confirmed over HTTP.
       if (entry.healthRequest !== undefined) entry.probeAgain = true;
       else this.#probe(entry);
+    } else if (m.type === 'failed' && m.alive === true) {
+      // The server stays up but will never be ready (a function model that failed to load): fail the revision now,
+      // with the server's reason; the process runs until the revision is removed.
+      const reason = typeof m.reason === 'string' && m.reason !== '' ? m.reason : 'model server failed to load';
+      this.#stopProbing(entry);
+      this.#setPhase(entry, 'failed', reason);
+      this.#emit({ type: 'failed', revision: entry.key, reason });
     } else if (m.type === 'failed') {
       // The server exits on its own; make sure of it so the failure gets reported.
       this.#timer(entry, this.#stopTimeoutMs, () => {
@@ -580,6 +589,7 @@ export class ProcessCluster implements ClusterGateway {
     if (entry.child !== undefined) liveChildren.delete(entry.child);
     entry.markGone();
     if (entry.phase === 'stopping') return; // #remove takes it from here
+    if (entry.phase === 'failed') return; // already failed with the server's own reason (`failed` with `alive`)
     let reason: string;
     if (spawnFailure !== undefined) {
       reason = spawnFailure;

@@ -8,6 +8,8 @@ export interface ServedModel {
   readonly version: string;
   runtime: Runtime | undefined;
   ready: boolean;
+  /** Why the model will never be ready (a function model that failed to load; the server stays up). */
+  failure?: string;
 }
 
 export type JsonObject = Record<string, unknown>;

@@ -13,10 +13,19 @@
 import { BadRequestError } from '../errors.js';
 import type { Runtime } from '../runtimes/runtime.js';
 import { type JsonNested, type Tensor, tensorFromRows, toJsonRows } from '../tensors.js';
-import { isObject, names, requireObject } from './common.js';
+import { isObject, type JsonObject, names, requireObject } from './common.js';
 
 /** Validates a predict request against the model's inputs and builds one tensor per input. */
 export function parsePredictRequest(body: unknown, runtime: Runtime): Map<string, Tensor> {
+  const { key, value } = requestRows(body);
+  if (key === 'inputs' && isObject(value)) return fromColumns(value, runtime);
+  if (!Array.isArray(value)) throw new BadRequestError(`${key} must be a list of rows`);
+  if (value.length === 0) throw new BadRequestError(`${key} must not be empty`);
+  return isObject(value[0]) ? fromObjectRows(key, value, runtime) : fromArrayRows(key, value, runtime);
+}
+
+/** The request object, and which of `instances` / `inputs` it carries (exactly one). */
+function requestRows(body: unknown): { req: JsonObject; key: 'instances' | 'inputs'; value: unknown } {
   const req = requireObject(body, 'request body');
   const hasInstances = req.instances !== undefined;
   const hasInputs = req.inputs !== undefined;
@@ -24,12 +33,21 @@ export function parsePredictRequest(body: unknown, runtime: Runtime): Map<string
   if (!hasInstances && !hasInputs) {
     throw new BadRequestError('request body must have "instances" (a list of rows) or "inputs"');
   }
-  const key = hasInstances ? 'instances' : 'inputs';
-  const value = hasInstances ? req.instances : req.inputs;
-  if (key === 'inputs' && isObject(value)) return fromColumns(value, runtime);
+  return hasInstances ? { req, key: 'instances', value: req.instances } : { req, key: 'inputs', value: req.inputs };
+}
+
+/**
+ * For models of any JSON (function models, `Runtime.predictJson`): the rows exactly as sent (`instances` or
+ * `inputs`, a non-empty list of any JSON) and the request's optional `parameters` object.
+ */
+export function parseJsonPredictRequest(body: unknown): { rows: unknown[]; parameters: JsonObject | undefined } {
+  const { req, key, value } = requestRows(body);
   if (!Array.isArray(value)) throw new BadRequestError(`${key} must be a list of rows`);
   if (value.length === 0) throw new BadRequestError(`${key} must not be empty`);
-  return isObject(value[0]) ? fromObjectRows(key, value, runtime) : fromArrayRows(key, value, runtime);
+  if (req.parameters !== undefined && !isObject(req.parameters)) {
+    throw new BadRequestError('parameters must be a JSON object');
+  }
+  return { rows: value, parameters: req.parameters };
 }
 
 function fromArrayRows(key: string, rows: unknown[], runtime: Runtime): Map<string, Tensor> {

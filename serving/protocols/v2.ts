@@ -17,7 +17,7 @@ import {
   type TensorMetadata,
   toJsonArray,
 } from '../tensors.js';
-import { isObject, names, requireObject } from './common.js';
+import { isObject, type JsonObject, names, requireObject } from './common.js';
 
 export const SERVER_NAME = 'merlin-model-server';
 export const SERVER_VERSION = '0.1.0';
@@ -27,6 +27,8 @@ export interface V2InferRequest {
   readonly inputs: Map<string, Tensor>;
   /** Requested outputs in request order; undefined = all. */
   readonly outputs: string[] | undefined;
+  /** The request's `parameters` object (function models see it as `context.parameters`). */
+  readonly parameters?: JsonObject | undefined;
 }
 
 export function serverMetadata(): { name: string; version: string; extensions: string[] } {
@@ -72,6 +74,7 @@ function parseInput(raw: unknown, index: number, runtime: Runtime, seen: Set<str
 
 /** Validates an inference request against the model's metadata; throws {@link BadRequestError}. */
 export function parseInferRequest(body: unknown, runtime: Runtime): V2InferRequest {
+  if (runtime.v2Unavailable !== undefined) throw new BadRequestError(runtime.v2Unavailable);
   const req = requireObject(body, 'request body');
   if (req.id !== undefined && typeof req.id !== 'string') throw new BadRequestError('id must be a string');
   if (req.parameters !== undefined && !isObject(req.parameters)) {
@@ -91,7 +94,7 @@ export function parseInferRequest(body: unknown, runtime: Runtime): V2InferReque
       throw new BadRequestError(`missing input '${meta.name}' (the model's inputs are: ${names(runtime.inputs)})`);
     }
   }
-  return { id: req.id, inputs, outputs: parseOutputs(req.outputs, runtime) };
+  return { id: req.id, inputs, outputs: parseOutputs(req.outputs, runtime), parameters: req.parameters };
 }
 
 function parseOutputs(raw: unknown, runtime: Runtime): string[] | undefined {

@@ -20,9 +20,29 @@ export interface Runtime {
    * Runs the model. `outputs` names the outputs wanted, in the order wanted (all, in `this.outputs` order, when
    * omitted). Throws on runtime failures; the server answers those with 500.
    */
-  infer(inputs: ReadonlyMap<string, Tensor>, outputs?: readonly string[]): Promise<Map<string, Tensor>>;
+  infer(
+    inputs: ReadonlyMap<string, Tensor>,
+    outputs?: readonly string[],
+    options?: InferOptions,
+  ): Promise<Map<string, Tensor>>;
+  /**
+   * Optional, for models that take and return any JSON (function models): a V1 predict with the rows exactly as sent
+   * (`instances` or `inputs`), answered with one prediction per row; the server skips tensor conversion. An
+   * `HttpError` it throws keeps its status (e.g. 504 when the model's own time limit passes).
+   */
+  predictJson?(rows: readonly unknown[], options?: InferOptions): Promise<unknown[]>;
+  /** Optional: why this model cannot answer V2 inference (400 with this message), e.g. no tensor metadata. */
+  readonly v2Unavailable?: string | undefined;
+  /** Optional: the runtime's own warm-up, instead of one inference on zeros shaped like `inputs`. */
+  warmUp?(): Promise<void>;
   /** Releases native resources. */
   close(): Promise<void>;
+}
+
+/** Per-request extras a runtime may use. */
+export interface InferOptions {
+  /** The request's `parameters` object, when it has one (function models see it as `context.parameters`). */
+  readonly parameters?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface RuntimeOptions {
