@@ -3,8 +3,9 @@
  *
  * Lifecycle: listen first (liveness answers), then fetch the artifact, load the model, run a warm-up inference on
  * zeros shaped like the inputs (variable dimensions = 1), and only then report ready. A startup failure is logged as
- * `model failed to load: <reason>` and ends the process with code 1. SIGTERM/SIGINT stop accepting connections, let
- * in-flight requests finish (up to SHUTDOWN_GRACE_MS) and exit 0. With an IPC channel, see ipc.ts.
+ * `model failed to load: <reason>` and ends the process with code 1 (a function model's keeps it up, never ready: see
+ * failAlive). SIGTERM/SIGINT stop accepting connections, let in-flight requests finish (up to SHUTDOWN_GRACE_MS) and
+ * exit 0. With an IPC channel, see ipc.ts.
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';

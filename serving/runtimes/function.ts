@@ -184,13 +184,11 @@ export class FunctionRuntime implements Runtime {
   readonly timeoutMs: number;
   readonly #module: FunctionModule;
   readonly #options: FunctionOptions;
-  readonly #logger: Logger;
   #state: unknown;
 
   private constructor(module: FunctionModule, options: FunctionOptions, file: string) {
     this.#module = module;
     this.#options = options;
-    this.#logger = options.logger;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS;
     this.inputs = module.metadata?.inputs ?? [];
     this.outputs = module.metadata?.outputs ?? [];
@@ -232,7 +230,7 @@ export class FunctionRuntime implements Runtime {
       version: o.version,
       artifactDir: o.artifactDir,
       parameters,
-      logger: this.#logger,
+      logger: o.logger,
       state: this.#state,
       signal,
     };
@@ -240,7 +238,7 @@ export class FunctionRuntime implements Runtime {
 
   /** Logs a failed call at error and returns the error to throw (its status and message are the answer). */
   #failed(error: HttpError, fields: Record<string, unknown> = {}): HttpError {
-    this.#logger.error('prediction failed', { status: error.status, error: error.message, ...fields });
+    this.#options.logger.error('prediction failed', { status: error.status, error: error.message, ...fields });
     return error;
   }
 
@@ -249,6 +247,7 @@ export class FunctionRuntime implements Runtime {
    * {@link HttpError}s: 500 with the thrown message, 504 past the limit, 500 for a result of the wrong shape.
    */
   async #predict(instances: unknown[], parameters: Readonly<Record<string, unknown>>): Promise<unknown[]> {
+    const count = instances.length; // before predict sees (and perhaps changes) the array
     const controller = new AbortController();
     const context = this.#context(parameters, controller.signal);
     let timer: NodeJS.Timeout | undefined;
@@ -282,10 +281,10 @@ export class FunctionRuntime implements Runtime {
         new InferenceError(`predict must return an array with one prediction per instance, got ${preview(result)}`),
       );
     }
-    if (result.length !== instances.length) {
+    if (result.length !== count) {
       throw this.#failed(
         new InferenceError(
-          `predict returned ${result.length} predictions for ${instances.length} instances; ` +
+          `predict returned ${result.length} predictions for ${count} instances; ` +
             'it must return one prediction per instance, in order',
         ),
       );
@@ -294,7 +293,7 @@ export class FunctionRuntime implements Runtime {
   }
 
   predictJson(rows: readonly unknown[], options?: InferOptions): Promise<unknown[]> {
-    return this.#predict([...rows], options?.parameters ?? NO_PARAMETERS);
+    return this.#predict(rows as unknown[], options?.parameters ?? NO_PARAMETERS);
   }
 
   async infer(
@@ -381,7 +380,7 @@ export class FunctionRuntime implements Runtime {
     } else if (this.v2Unavailable === undefined) {
       await this.infer(new Map(this.inputs.map((m) => [m.name, zeros(m)])));
     } else {
-      this.#logger.info('no warm-up prediction: the module exports neither warmup nor metadata');
+      this.#options.logger.info('no warm-up prediction: the module exports neither warmup nor metadata');
     }
   }
 
