@@ -18,7 +18,8 @@ export interface Runtime {
   readonly batchable?: boolean;
   /**
    * Runs the model. `outputs` names the outputs wanted, in the order wanted (all, in `this.outputs` order, when
-   * omitted). Throws on runtime failures; the server answers those with 500.
+   * omitted). Throws on runtime failures; the server answers those with 500. Input the metadata could not rule out
+   * but the model cannot take (e.g. inputs disagreeing on a shared dimension) throws `BadRequestError` (errors.ts): 400.
    */
   infer(
     inputs: ReadonlyMap<string, Tensor>,
