@@ -174,4 +174,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// MODEL_TYPE=custom: the user's own server runs behind this one (custom.ts); it has no runtime here.
+if (process.env.MODEL_TYPE?.trim() === 'custom') await (await import('./custom.js')).runCustomServer();
+else await main();
