@@ -168,8 +168,12 @@ function startLoadGenerator(): { run: (options: LoadOptions) => Promise<LoadResu
   });
   const run = (options: LoadOptions) =>
     new Promise<LoadResult>((resolve, reject) => {
-      pending = resolve;
-      child.once('exit', (code) => reject(new Error(`the load generator exited with ${code}`)));
+      const onExit = (code: number | null) => reject(new Error(`the load generator exited with ${code}`));
+      child.once('exit', onExit);
+      pending = (r) => {
+        child.off('exit', onExit);
+        resolve(r);
+      };
       child.send(options);
     });
   return { run, child };
