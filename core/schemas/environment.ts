@@ -25,13 +25,34 @@ export const resolvedResources = z.object({
 });
 export type ResolvedResources = z.infer<typeof resolvedResources>;
 
+/** A Kubernetes object name (DNS-1123 label). */
+const k8sName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes name (lowercase letters, digits, "-")');
+
 export const clusterConfig = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('local') }),
   z.strictObject({
     kind: z.literal('eks'),
     eksClusterName: z.string().min(1),
     region: z.string().min(1),
-    namespacePrefix: z.string().optional(),
+    /** Prepended to the project name to make its Kubernetes namespace (default: none, namespace = project). */
+    namespacePrefix: z
+      .string()
+      .regex(/^[a-z0-9-]{0,12}$/, 'must be at most 12 lowercase letters, digits and "-"')
+      .optional(),
+    /** The Gateway API Gateway the HTTPRoutes attach to (required to route; its listener must admit the namespaces). */
+    gateway: z.strictObject({ name: k8sName, namespace: k8sName, sectionName: k8sName.optional() }).optional(),
+    /** Host the HTTPRoutes match; default: the host of `servingUrl`. */
+    servingHost: z
+      .string()
+      .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a DNS host name')
+      .max(253)
+      .optional(),
+    /** Service account the model servers run as (IRSA: its IAM role reads the artifact bucket). */
+    serviceAccountName: k8sName.optional(),
+    /** Model-server image; default: the MODEL_SERVER_IMAGE the workflow functions get. */
+    modelServerImage: z.string().min(1).max(512).optional(),
   }),
 ]);
 export type ClusterConfig = z.infer<typeof clusterConfig>;

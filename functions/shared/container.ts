@@ -11,6 +11,7 @@ import { DynamoIdempotencyStore } from '../../adapters/dynamodb/idempotency.js';
 import { DynamoLeases } from '../../adapters/dynamodb/leases.js';
 import { dynamoRepositories } from '../../adapters/dynamodb/repositories.js';
 import { documentClient } from '../../adapters/dynamodb/table.js';
+import { EksGateways, type EksOverrides } from '../../adapters/eks/gateways.js';
 import { S3ArtifactStore, s3Client } from '../../adapters/s3/artifact-store.js';
 import { StepFunctionsWorkflows, sfnClient } from '../../adapters/sfn/workflow.js';
 import { systemClock, ulidIds } from '../../adapters/system.js';
@@ -41,9 +42,30 @@ export function provideLocal(providers: LocalProviders): void {
   deps = undefined;
 }
 
+let eksOverrides: EksOverrides | undefined;
+
+/**
+ * Test seam for `eks` environments: DescribeCluster and the token's STS URL go to the given endpoints (loopback
+ * stubs) instead of the regional AWS ones, signed with the given credentials, polling readiness at the given
+ * interval. Deployed functions never call it; `undefined` restores the defaults. Takes effect on the next getDeps().
+ */
+export function provideEks(overrides: EksOverrides | undefined): void {
+  eksOverrides = overrides;
+  deps = undefined;
+}
+
 /** Maps each environment to its cluster adapter by the cluster kind declared in the environments config. */
 class ClusterRegistry implements ClusterGateways {
-  constructor(private readonly environments: Environments) {}
+  readonly #eks: EksGateways;
+  constructor(
+    private readonly environments: Environments,
+    env: FunctionEnv,
+  ) {
+    this.#eks = new EksGateways(
+      { modelServerImage: env.MODEL_SERVER_IMAGE, artifactRegion: env.AWS_REGION },
+      eksOverrides,
+    );
+  }
   forEnvironment(name: string): ClusterGateway {
     const env = this.environments.get(name);
     if (env.cluster.kind === 'local') {
@@ -52,9 +74,7 @@ class ClusterRegistry implements ClusterGateways {
       }
       return local.localCluster(name);
     }
-    throw new DependencyError(
-      `environment "${name}" maps to EKS cluster "${env.cluster.eksClusterName}", but this build has no EKS adapter yet`,
-    );
+    return this.#eks.forEnvironment(env);
   }
 }
 
@@ -80,7 +100,7 @@ function build(): Deps {
     cipher: secretCipher(env),
     artifacts: new S3ArtifactStore(s3, env.ARTIFACT_BUCKET),
     workflows: local?.workflows ?? new StepFunctionsWorkflows(sfnClient(), arns),
-    clusters: new ClusterRegistry(environments),
+    clusters: new ClusterRegistry(environments, env),
     environments,
     clock: systemClock,
     ids: ulidIds,
