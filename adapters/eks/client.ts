@@ -136,7 +136,9 @@ export class KubeClient {
     return (await this.#call(what, {
       method: 'PATCH',
       path: pathOf(ref),
-      query: { fieldManager: FIELD_MANAGER, force: true },
+      // Strict: a field the cluster's schema does not know (e.g. a mirror `percent` on Gateway API CRDs older than
+      // v1.3) is refused with a 422 instead of being dropped silently.
+      query: { fieldManager: FIELD_MANAGER, force: true, fieldValidation: 'Strict' },
       body: manifest,
       contentType: 'application/apply-patch+yaml',
     })) as T;

@@ -91,6 +91,11 @@ const DEFAULT_LOG = [
 export interface FakeKubeApiServerOptions {
   /** Serve the Gateway API group (default true): false simulates a cluster without the CRDs. */
   gatewayApi?: boolean;
+  /**
+   * Whether the HTTPRoute schema knows a RequestMirror's `percent`/`fraction` (Gateway API v1.3+, default true).
+   * Without: an apply with `fieldValidation=Strict` is refused (422), otherwise the fields are dropped silently.
+   */
+  mirrorPercent?: boolean;
   /** Decides whether a bearer token is accepted (default: any token that is present). */
   authenticate?: (token: string) => Promise<boolean>;
 }
@@ -323,6 +328,18 @@ export class FakeKubeApiServer {
     if (kind.namespaced && !this.#objects.has(this.#key('Namespace', undefined, namespace!))) {
       this.#status(res, 404, 'NotFound', `namespaces "${namespace}" not found`);
       return;
+    }
+    if (kind.kind === 'HTTPRoute' && this.#options.mirrorPercent === false) {
+      const unknown = unknownMirrorFields(obj);
+      if (unknown.length > 0 && query.get('fieldValidation') === 'Strict') {
+        this.#status(
+          res,
+          422,
+          'Invalid',
+          `failed to create typed patch object: ${unknown[0]}: field not declared in schema`,
+        );
+        return;
+      }
     }
     const key = this.#key(kind.kind, namespace, name);
     const existing = this.#objects.get(key);
@@ -708,6 +725,24 @@ export class FakeKubeApiServer {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   }
+}
+
+/** Paths of `percent`/`fraction` in the RequestMirror filters of an HTTPRoute (dropped from `obj` in place). */
+function unknownMirrorFields(obj: Obj): string[] {
+  const found: string[] = [];
+  const spec = obj.spec as { rules?: { filters?: { requestMirror?: Record<string, unknown> }[] }[] } | undefined;
+  const rules = spec?.rules ?? [];
+  rules.forEach((rule, r) => {
+    (rule.filters ?? []).forEach((f, i) => {
+      for (const field of ['percent', 'fraction']) {
+        if (f.requestMirror && field in f.requestMirror) {
+          found.push(`.spec.rules[${r}].filters[${i}].requestMirror.${field}`);
+          delete f.requestMirror[field];
+        }
+      }
+    });
+  });
+  return found;
 }
 
 export const isDiscovery = (path: string): boolean => path === '/api/v1' || /^\/apis\/[^/]+\/[^/]+$/.test(path);

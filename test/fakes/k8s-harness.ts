@@ -23,13 +23,17 @@ export interface EksFakes {
 }
 
 export async function startEksFakes(
-  o: { clusterName?: string; pollIntervalMs?: number } & Pick<FakeKubeApiServerOptions, 'gatewayApi'> = {},
+  o: { clusterName?: string; pollIntervalMs?: number } & Pick<
+    FakeKubeApiServerOptions,
+    'gatewayApi' | 'mirrorPercent'
+  > = {},
 ): Promise<EksFakes> {
   const clusterName = o.clusterName ?? 'merlin-test';
   const verified = new Map<string, Promise<boolean>>();
   let aws: AwsStub | undefined;
   const kube = await FakeKubeApiServer.start({
     ...(o.gatewayApi !== undefined && { gatewayApi: o.gatewayApi }),
+    ...(o.mirrorPercent !== undefined && { mirrorPercent: o.mirrorPercent }),
     authenticate: (token) => {
       let ok = verified.get(token);
       if (!ok) {

@@ -88,7 +88,7 @@ describe('EKS cluster gateway (fake API server)', () => {
       const patches = fakes.kube.requests.filter((r) => r.method === 'PATCH');
       for (const p of patches) {
         expect(p.contentType).toBe('application/apply-patch+yaml');
-        expect(p.query).toEqual({ fieldManager: 'merlin', force: 'true' });
+        expect(p.query).toEqual({ fieldManager: 'merlin', force: 'true', fieldValidation: 'Strict' });
         expect(p.authorization).toMatch(/^Bearer k8s-aws-v1\.[A-Za-z0-9_-]+$/);
       }
       expect(patches.map((p) => p.body)).toEqual(
@@ -428,6 +428,27 @@ describe('EKS cluster gateway (fake API server)', () => {
       await expect(unknown.deleteModelRoute({ project: 'fraud', model: 'iris' })).rejects.toThrow(
         new DependencyError('EKS cluster "nope" does not exist in region eu-west-1'),
       );
+    });
+  });
+
+  describe('With Gateway API CRDs older than v1.3 (no mirror percent)', () => {
+    it('should have the mirror share refused rather than silently mirror everything', async () => {
+      const old = await startEksFakes({ mirrorPercent: false });
+      try {
+        const g = gatewayFor(old);
+        await g.applyRevision(spec('iris-3-r1'));
+        const err = (await g
+          .applyModelRoute(
+            { project: 'fraud', model: 'iris' },
+            { destinations: [{ version: 3, weight: 100 }], mirror: { version: 4, percent: 10 } },
+          )
+          .catch((e: unknown) => e)) as Error;
+        expect(err).toBeInstanceOf(UnprocessableError);
+        expect(err.message).toContain('.spec.rules[0].filters[1].requestMirror.percent: field not declared in schema');
+        expect(old.kube.object('HTTPRoute', 'ml-fraud', 'iris-endpoint')).toBeUndefined();
+      } finally {
+        await old.stop();
+      }
     });
   });
 
