@@ -4,7 +4,7 @@
  * inference is one that never resolves, a blocking one spins until its time is certainly past the limit.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseServingOptions, type ServingOptions } from '../../../serving/config.js';
 import { createLogger } from '../../../serving/log.js';
 import { Metrics } from '../../../serving/metrics.js';
@@ -128,7 +128,7 @@ describe('Model server: REQUEST_TIMEOUT_MS', () => {
     const res = await v2(s, [-2]);
     expect(res.status).toBe(200);
     const pending = v1(s, [-1]);
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(() => expect(model.hanging).toHaveLength(1));
     for (const release of model.hanging) release();
     expect((await pending).status).toBe(200);
   });
@@ -141,7 +141,7 @@ describe('Model server: REQUEST_TIMEOUT_MS', () => {
     });
     // The first request hangs the model; the next queue behind it (the model is busy) until they time out.
     const hung = v2(s, [-1]);
-    await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(() => expect(model.calls()).toBe(1));
     const queued = await Promise.all([v1(s, [1]), v2(s, [2, 3])]);
     expect((await hung).status).toBe(504);
     for (const res of queued) expect(res.body).toEqual({ error: 'inference timed out after 40 ms' });
