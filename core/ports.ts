@@ -172,6 +172,12 @@ export interface RevisionSpec extends RevisionIdentity {
   serving: ServingOptions;
   /** What a `custom` model runs (from its version). */
   custom?: CustomPredictor;
+  /**
+   * The container image this revision runs, when it is not the platform's model server: the image built from the
+   * artifact's Dockerfile (core/use-cases/images.ts), else a `custom` version's own `custom.image`. Absent ⇒ the
+   * environment's model server image. Local clusters run processes and ignore it.
+   */
+  image?: string;
 }
 
 export type RevisionState =
@@ -206,6 +212,17 @@ export interface ClusterGateway {
 /** Maps an environment to its cluster. */
 export interface ClusterGateways {
   forEnvironment(environment: string): ClusterGateway;
+}
+
+/**
+ * Container images built from artifacts (ECR on AWS). Tags are digests of the artifact manifest, so an existing tag
+ * is a finished build of exactly those files and is never built again.
+ */
+export interface ImageRegistry {
+  /** The full reference of the image with this tag, e.g. `<registry>/<repository>:<tag>`. */
+  reference(tag: string): string;
+  /** Whether an image with this tag has been pushed. */
+  exists(tag: string): Promise<boolean>;
 }
 
 /** A POST answered once under an `Idempotency-Key`, kept so that a retry gets the same answer. */
@@ -252,6 +269,7 @@ export interface Deps {
   artifacts: ArtifactStore;
   workflows: WorkflowPort;
   clusters: ClusterGateways;
+  images: ImageRegistry;
   environments: Environments;
   clock: Clock;
   ids: IdGenerator;

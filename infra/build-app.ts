@@ -2,9 +2,10 @@ import { App, Tags } from 'aws-cdk-lib';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { DEFAULT_ENVIRONMENTS } from '../core/environments.js';
-import { cdkJsonContext, environmentsJson, type MerlinConfig, stageSettings } from './config.js';
+import { cdkJsonContext, environmentsJson, type MerlinConfig, servingConfig, stageSettings } from './config.js';
 import { ApiStack } from './stacks/api-stack.js';
 import { DataStack } from './stacks/data-stack.js';
+import { ServingStack } from './stacks/serving-stack.js';
 import { WorkflowStack } from './stacks/workflow-stack.js';
 
 export interface BuildAppOptions {
@@ -27,6 +28,7 @@ export interface BuildAppOptions {
 export interface MerlinApp {
   app: App;
   data: DataStack;
+  serving: ServingStack;
   workflow: WorkflowStack;
   api: ApiStack;
 }
@@ -41,20 +43,33 @@ export const newApp = (options: Pick<BuildAppOptions, 'bundle' | 'bundleStacks'>
 };
 
 /**
- * The whole AWS app: DataStack (table, bucket) → WorkflowStack (task functions, state machines) → ApiStack (HTTP
- * API, route functions). Used by infra/app.ts (the `cdk` entry) and by the tests, in-process.
+ * The whole AWS app: DataStack (table, bucket) → ServingStack (model images repository, image builds) →
+ * WorkflowStack (task functions, state machines) → ApiStack (HTTP API, route functions). Used by infra/app.ts (the
+ * `cdk` entry) and by the tests, in-process.
  */
 export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
   const app = options.app ?? newApp(options);
   const settings = stageSettings(options.stage ?? 'dev');
   const config = options.config ?? { environments: DEFAULT_ENVIRONMENTS };
   const environments = environmentsJson(config, options.configSource);
+  const images = servingConfig(
+    config,
+    { modelServerImage: app.node.tryGetContext('modelServerImage') },
+    options.configSource,
+  );
   const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
 
   const data = new DataStack(app, `${settings.prefix}-Data`, {
     env,
     settings,
     description: `Merlin ${settings.stage}: control-plane table, artifacts bucket and secrets key`,
+  });
+  const serving = new ServingStack(app, `${settings.prefix}-Serving`, {
+    env,
+    settings,
+    bucket: data.bucket,
+    imageBuildArchitecture: images.imageBuildArchitecture,
+    description: `Merlin ${settings.stage}: model images repository and the image builds (CodeBuild)`,
   });
   const workflow = new WorkflowStack(app, `${settings.prefix}-Workflow`, {
     env,
@@ -63,6 +78,8 @@ export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
     bucket: data.bucket,
     secretsKey: data.secretsKey,
     environmentsJson: environments,
+    imageBuild: { project: serving.imageBuild, repository: serving.repository },
+    ...(images.modelServerImage && { modelServerImage: images.modelServerImage }),
     bundling: options.bundling,
     description: `Merlin ${settings.stage}: deployment workflows (Step Functions) and their task functions`,
   });
@@ -79,5 +96,5 @@ export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
   });
 
   Tags.of(app).add('merlin:stage', settings.stage);
-  return { app, data, workflow, api };
+  return { app, data, serving, workflow, api };
 };

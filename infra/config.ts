@@ -3,17 +3,72 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import * as z from 'zod';
 import { DEFAULT_ENVIRONMENTS, Environments } from '../core/environments.js';
+import type { Environment } from '../core/schemas/environment.js';
 
 /** The repository root: NodejsFunction's projectRoot, and where the ASL files and merlin.config.json live. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export const CONFIG_FILE = 'merlin.config.json';
 
-/** `{"environments": [...]}`, the shape of merlin.config.json (DESIGN §7). */
+/** `{"environments": [...], "modelServerImage"?, "imageBuildArchitecture"?}`: merlin.config.json (DESIGN §7). */
 export interface MerlinConfig {
   environments: unknown;
+  /** The model-server image EKS environments run unless their cluster names one (MODEL_SERVER_IMAGE); docs/eks.md. */
+  modelServerImage?: unknown;
+  /** CPU architecture of the images built from artifacts: that of the EKS nodes (default x86_64). */
+  imageBuildArchitecture?: unknown;
 }
+
+export const IMAGE_BUILD_ARCHITECTURES = ['x86_64', 'arm64'] as const;
+export type ImageBuildArchitecture = (typeof IMAGE_BUILD_ARCHITECTURES)[number];
+
+/** What the stage config says about images, validated (`servingConfig`). */
+export interface ServingConfig {
+  modelServerImage?: string;
+  imageBuildArchitecture: ImageBuildArchitecture;
+}
+
+const servingSchema = z.strictObject({
+  modelServerImage: z
+    .string()
+    .max(512)
+    .regex(/^[a-z0-9]+([._/:@-][a-zA-Z0-9]+)*$/, 'must be a container image reference like registry/name:tag')
+    .optional(),
+  imageBuildArchitecture: z.enum(IMAGE_BUILD_ARCHITECTURES).default('x86_64'),
+});
+
+/**
+ * The image settings of the stage: merlin.config.json's, with `-c modelServerImage=…` on the command line taking
+ * precedence (a pipeline that has just pushed the model-server image passes its tag that way).
+ */
+export const servingConfig = (
+  config: MerlinConfig,
+  context: { modelServerImage?: unknown } = {},
+  source = CONFIG_FILE,
+): ServingConfig => {
+  const parsed = servingSchema.safeParse({
+    modelServerImage: context.modelServerImage ?? config.modelServerImage,
+    imageBuildArchitecture: config.imageBuildArchitecture,
+  });
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`${source}: ${msg}`);
+  }
+  return parsed.data;
+};
+
+/** The EKS clusters the environments name, once each (the workflow may reach exactly these). */
+export const eksClusters = (environmentsJson: string): { eksClusterName: string; region: string }[] => {
+  const seen = new Map<string, { eksClusterName: string; region: string }>();
+  for (const env of JSON.parse(environmentsJson) as Environment[]) {
+    if (env.cluster.kind !== 'eks') continue;
+    const { eksClusterName, region } = env.cluster;
+    seen.set(`${region}/${eksClusterName}`, { eksClusterName, region });
+  }
+  return [...seen.values()];
+};
 
 /** A mistake in the stage or the environments config: the CLI entry prints just the message. */
 export class ConfigError extends Error {
@@ -71,7 +126,8 @@ export const readMerlinConfig = (root: string = REPO_ROOT): MerlinConfig => {
   if (typeof parsed !== 'object' || parsed === null || !('environments' in parsed)) {
     throw new ConfigError(`${CONFIG_FILE}: expected an object {"environments": [...]}`);
   }
-  return { environments: parsed.environments };
+  const { environments, modelServerImage, imageBuildArchitecture } = parsed as MerlinConfig;
+  return { environments, modelServerImage, imageBuildArchitecture };
 };
 
 /**

@@ -16,7 +16,7 @@ import { WORKFLOWS, type WorkflowName } from '../core/ports.js';
 import type { EnvironmentConfig } from '../core/schemas/environment.js';
 import { getDeps, provideLocal } from '../functions/shared/container.js';
 import { STATE_MACHINE_ENV } from '../functions/shared/env.js';
-import { STATE_MACHINE_FILES, WORKFLOW_TASKS } from '../functions/workflow/tasks.js';
+import { SERVICE_TASKS, STATE_MACHINE_FILES, WORKFLOW_TASKS } from '../functions/workflow/tasks.js';
 import { createRouter } from '../serving/router.js';
 import { createApiGateway, loadRoutes } from './api-gateway.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from './emulators.js';
@@ -90,6 +90,31 @@ async function loadWorkflowTasks(): Promise<Record<string, LocalTask>> {
   return Object.fromEntries(entries);
 }
 
+/**
+ * The service-integration Task states locally (functions/workflow/tasks.ts SERVICE_TASKS): each placeholder gets a
+ * `merlin-local-…` name and each state a stand-in that fails clearly. None runs in practice: `Build Image` is only
+ * reached when Prepare finds a revision that needs an image built, which happens only in EKS environments.
+ */
+export function localServiceTasks(): {
+  substitutions: Record<string, string>;
+  stateHandlers: Record<string, LocalTask>;
+} {
+  const substitutions: Record<string, string> = {};
+  const stateHandlers: Record<string, LocalTask> = {};
+  for (const [state, task] of Object.entries(SERVICE_TASKS)) {
+    for (const placeholder of task.placeholders) {
+      const kebab = placeholder.replace(/(Name|Arn)$/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2');
+      substitutions[placeholder] = `merlin-local-${kebab.toLowerCase()}`;
+    }
+    stateHandlers[state] = async () => {
+      const error = new Error(`${state} (${task.resource}) runs only on AWS; the local platform has no such service`);
+      error.name = 'ServiceUnavailableLocally';
+      throw error;
+    };
+  }
+  return { substitutions, stateHandlers };
+}
+
 async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -137,6 +162,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   });
   // A KMS key of the caller's AWS account cannot be reached with the emulators' credentials: always the key file.
   delete process.env.SECRETS_KEY_ID;
+  // Nor an ECR repository: the local platform builds no images (functions/shared/container.ts).
+  delete process.env.IMAGE_REPOSITORY_URI;
 
   // Model servers download artifacts under the data dir; leftovers of a killed platform are cleared here.
   const cacheRoot = join(options.dataDir, 'model-cache');
@@ -172,6 +199,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const runner = new LocalWorkflowRunner({
     definitions,
     tasks: await loadWorkflowTasks(),
+    ...localServiceTasks(),
     ...(options.retryIntervalMs !== undefined && { retryIntervalMs: options.retryIntervalMs }),
   });
   for (const [workflow, name] of Object.entries(STATE_MACHINE_ENV)) {

@@ -25,6 +25,13 @@ export interface LocalWorkflowRunnerOptions {
   definitions: Record<WorkflowName, string>;
   /** Task key (placeholder without `FunctionArn`) → the handler that key names on AWS. */
   tasks: Record<string, LocalTask>;
+  /** Values of the other placeholders (service integration parameters, e.g. `ImageBuildProjectName`). */
+  substitutions?: Record<string, string>;
+  /**
+   * Stand-ins for Task states that call an AWS service rather than a task function (e.g. `Build Image`,
+   * codebuild:startBuild.sync), by state name: the runner never calls AWS.
+   */
+  stateHandlers?: Record<string, LocalTask>;
   /** Retry back-off in ms instead of the ASL's IntervalSeconds (tests use 0). */
   retryIntervalMs?: number;
   /** Executions kept for inspection. */
@@ -55,12 +62,17 @@ export class LocalWorkflowRunner implements WorkflowPort {
     }
   }
 
-  /** Substitutes every placeholder with a local Lambda ARN and binds each Task state to its handler. */
+  /**
+   * Substitutes every placeholder (a local Lambda ARN for `${<Key>FunctionArn}`, `substitutions` for the others) and
+   * binds each Task state to its handler, or to its `stateHandlers` stand-in when it calls a service.
+   */
   private compile(workflow: WorkflowName, text: string) {
     const resolved = text.replace(PLACEHOLDER, (_m, key: string) => {
+      const value = this.options.substitutions?.[key];
+      if (value !== undefined) return value;
       const task = /^(.+)FunctionArn$/.exec(key)?.[1];
       if (!task || !this.options.tasks[task]) {
-        throw new Error(`${workflow}: placeholder \${${key}} names no local task handler`);
+        throw new Error(`${workflow}: placeholder \${${key}} names no local task handler or substitution`);
       }
       return `arn:aws:lambda:${this.region}:${this.account}:function:merlin-local-${task}`;
     });
@@ -71,7 +83,7 @@ export class LocalWorkflowRunner implements WorkflowPort {
     for (const [state, def] of Object.entries(definition.States)) {
       if (def.Type !== 'Task') continue;
       const task = /:function:merlin-local-(.+)$/.exec(def.Resource ?? '')?.[1];
-      const handler = task ? this.options.tasks[task] : undefined;
+      const handler = task ? this.options.tasks[task] : this.options.stateHandlers?.[state];
       if (!handler) throw new Error(`${workflow}: Task state "${state}" has no local handler (${def.Resource})`);
       bindings[state] = handler;
     }

@@ -8,7 +8,7 @@ export type DeploymentKind = (typeof DEPLOYMENT_KINDS)[number];
 
 /** User-facing steps of each workflow, in order. Task state names in statemachines/*.asl.json match these. */
 export const DEPLOYMENT_STEPS = {
-  deploy: ['Prepare', 'Apply Revision', 'Wait Until Ready', 'Promote'],
+  deploy: ['Prepare', 'Build Image', 'Apply Revision', 'Wait Until Ready', 'Promote'],
   undeploy: ['Prepare', 'Remove Revision', 'Finalize'],
   route: ['Prepare', 'Apply Route', 'Finalize'],
 } as const satisfies Record<DeploymentKind, readonly string[]>;

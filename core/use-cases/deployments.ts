@@ -133,6 +133,17 @@ export function completeStep(deps: Pick<Deps, 'deployments' | 'clock'>, id: stri
   );
 }
 
+/** Marks a step that this deployment does not need (e.g. Build Image when the image exists) skipped. */
+export function skipStep(deps: Pick<Deps, 'deployments' | 'clock'>, id: string, step: string): Promise<Deployment> {
+  const now = isoNow(deps.clock);
+  return updateItem(
+    deps.deployments,
+    { id },
+    (d) => ({ ...setStep(d, step, (s) => ({ ...s, status: 'skipped' })), updatedAt: now }),
+    { what: `deployment ${id}` },
+  );
+}
+
 /**
  * Ends a deployment: succeeded without `error`; failed with it, the running step marked failed with the message
  * and the steps that never ran marked skipped.

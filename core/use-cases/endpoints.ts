@@ -22,6 +22,7 @@ import { isoNow } from '../time.js';
 import { checkIfMatch } from '../update.js';
 import { getModel, getVersion } from './catalog.js';
 import { beginDeployment, concurrentChange, newDeployment } from './deployments.js';
+import { DOCKERFILE, hasDockerfile } from './images.js';
 import { assertSecretsExist } from './secrets.js';
 
 /** The version endpoint as callers see it: `serving` when the model endpoint routes traffic to it. */
@@ -123,9 +124,10 @@ async function checkDeployable(deps: EndpointDeps, key: VersionKey, env: Environ
   const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
   if (model.type === 'custom') {
     const local = env.cluster.kind === 'local';
-    if (local ? !version.custom?.command : !version.custom?.image) {
+    // On EKS an image is given, or built from a Dockerfile in the artifact (core/use-cases/images.ts).
+    if (local ? !version.custom?.command : !version.custom?.image && !hasDockerfile(version.artifact)) {
       throw new UnprocessableError(
-        `${describeVersion(key)} is a custom model without ${local ? 'a command' : 'an image'}, which environment "${env.name}" (${env.cluster.kind}) needs to run it`,
+        `${describeVersion(key)} is a custom model without ${local ? 'a command' : `an image (or a ${DOCKERFILE} in its artifact to build one from)`}, which environment "${env.name}" (${env.cluster.kind}) needs to run it`,
         { cluster: env.cluster.kind },
         'CUSTOM_PREDICTOR_MISSING',
       );

@@ -9,7 +9,15 @@ import type { Deployment, ModelEndpoint, VersionEndpoint } from '../schemas/inde
 import { isoNow } from '../time.js';
 import { updateItem } from '../update.js';
 import { getModel, getVersion } from './catalog.js';
-import { finishDeployment, getDeployment, runStep } from './deployments.js';
+import { completeStep, finishDeployment, getDeployment, runStep, skipStep, startStep } from './deployments.js';
+import {
+  BUILD_IMAGE_STEP,
+  type ImageBuild,
+  imageBuildFailure,
+  imageBuildFor,
+  prepareImage,
+  revisionImage,
+} from './images.js';
 import { ruleProblems } from './model-endpoints.js';
 import { resolveSecretEnv } from './secrets.js';
 
@@ -51,20 +59,45 @@ const updateEndpoint = (deps: WorkflowDeps, d: Deployment, change: (e: VersionEn
 
 // ---- deploy-version ----
 
+/** The image this deployment's revision runs built from its artifact, if it runs one (core/use-cases/images.ts). */
+async function imageBuildOf(deps: WorkflowDeps, d: Deployment): Promise<ImageBuild | undefined> {
+  const env = deps.environments.get(d.environment);
+  if (env.cluster.kind === 'local') return undefined;
+  const key = endpointKeyOf(d);
+  const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
+  return imageBuildFor(model, version, env);
+}
+
+/**
+ * Checks the deployment can go ahead and answers what the state machine needs: the readiness deadline and poll
+ * interval, and whether the `Build Image` branch runs (`needsImage`, with the tag and build context). An image that
+ * the registry holds already is not built again; the Build Image step is then marked skipped, otherwise running.
+ */
 export async function prepareDeployment(deps: WorkflowDeps, input: { deploymentId: string }) {
-  return runStep(deps, input.deploymentId, 'Prepare', async (d) => {
+  const prepared = await runStep(deps, input.deploymentId, 'Prepare', async (d) => {
     await ownEndpoint(deps, d);
     const env = deps.environments.get(d.environment);
     const deadline = new Date(deps.clock.now().getTime() + env.deploymentTimeoutSeconds * 1000).toISOString();
-    return { deadline, pollSeconds: POLL_SECONDS, timeoutSeconds: env.deploymentTimeoutSeconds };
+    const image = await prepareImage(deps.images, await imageBuildOf(deps, d));
+    return { deadline, pollSeconds: POLL_SECONDS, timeoutSeconds: env.deploymentTimeoutSeconds, ...image };
   });
+  // The build itself is a CodeBuild task of the state machine; Apply Revision closes the step when it starts.
+  if (prepared.needsImage) await startStep(deps, input.deploymentId, BUILD_IMAGE_STEP);
+  else await skipStep(deps, input.deploymentId, BUILD_IMAGE_STEP);
+  return prepared;
 }
 
 export async function applyRevision(deps: WorkflowDeps, input: { deploymentId: string }): Promise<void> {
+  const before = await getDeployment(deps, input.deploymentId);
+  if (before.steps.some((s) => s.name === BUILD_IMAGE_STEP && s.status === 'running')) {
+    await completeStep(deps, input.deploymentId, BUILD_IMAGE_STEP);
+  }
   await runStep(deps, input.deploymentId, 'Apply Revision', async (d) => {
     const key = endpointKeyOf(d);
     const endpoint = await ownEndpoint(deps, d);
     const [model, version] = await Promise.all([getModel(deps, key), getVersion(deps, key)]);
+    const env = deps.environments.get(d.environment);
+    const image = revisionImage(deps.images, imageBuildFor(model, version, env), version);
     const target = targetOf(d);
     // Plaintext only in this call's memory: never in the step's result, the Deployment or the endpoint.
     const secretEnv = await resolveSecretEnv(deps, d.project, d.request.secrets ?? endpoint.secrets ?? {});
@@ -78,8 +111,20 @@ export async function applyRevision(deps: WorkflowDeps, input: { deploymentId: s
       secretEnv,
       serving: d.request.serving ?? endpoint.serving ?? {},
       ...(version.custom && { custom: version.custom }),
+      ...(image && { image }),
     });
   });
+}
+
+/**
+ * When readiness times out: `deadline` (from Prepare), or the environment's timeout after the image build ended when
+ * this deployment built one, so that a build of several minutes does not eat the time the revision has to get ready.
+ */
+function readinessDeadline(deps: WorkflowDeps, d: Deployment, deadline: string): number {
+  const built = d.steps.find((s) => s.name === BUILD_IMAGE_STEP && s.status === 'succeeded')?.endedAt;
+  if (!built) return Date.parse(deadline);
+  const timeoutMs = deps.environments.get(d.environment).deploymentTimeoutSeconds * 1000;
+  return Math.max(Date.parse(deadline), Date.parse(built) + timeoutMs);
 }
 
 export async function checkRevision(
@@ -91,7 +136,7 @@ export async function checkRevision(
     input.deploymentId,
     'Wait Until Ready',
     async (d) => {
-      const deadline = Date.parse(input.deadline);
+      const deadline = readinessDeadline(deps, d, input.deadline);
       const waitMs = Math.max(0, Math.min(MAX_CHECK_WAIT_MS, deadline - deps.clock.now().getTime()));
       const status = await deps.clusters.forEnvironment(d.environment).revisionStatus(targetOf(d), { waitMs });
       if (status.state === 'ready') return { ready: true };
@@ -246,7 +291,10 @@ export async function finalizeRoute(deps: WorkflowDeps, input: { deploymentId: s
 
 // ---- failure, shared by all three ----
 
-/** The reason of a Catch: Lambda puts a JSON `{errorType, errorMessage}` in Cause, local runs a plain message. */
+/**
+ * The reason of a Catch: Lambda puts a JSON `{errorType, errorMessage}` in Cause, CodeBuild the failed build, local
+ * runs a plain message.
+ */
 export function failureReason(error: { Error?: string; Cause?: string } | undefined): {
   code: string;
   message: string;
@@ -256,6 +304,8 @@ export function failureReason(error: { Error?: string; Cause?: string } | undefi
   try {
     const parsed = JSON.parse(cause) as { errorMessage?: unknown };
     if (typeof parsed.errorMessage === 'string') return { code, message: parsed.errorMessage };
+    const build = imageBuildFailure(parsed);
+    if (build) return { code, message: build };
   } catch {
     // not JSON: a plain message
   }

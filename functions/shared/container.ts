@@ -11,6 +11,7 @@ import { DynamoIdempotencyStore } from '../../adapters/dynamodb/idempotency.js';
 import { DynamoLeases } from '../../adapters/dynamodb/leases.js';
 import { dynamoRepositories } from '../../adapters/dynamodb/repositories.js';
 import { documentClient } from '../../adapters/dynamodb/table.js';
+import { EcrImageRegistry, ecrClient, noImageRegistry } from '../../adapters/ecr/image-registry.js';
 import { EksGateways, type EksOverrides } from '../../adapters/eks/gateways.js';
 import { S3ArtifactStore, s3Client } from '../../adapters/s3/artifact-store.js';
 import { StepFunctionsWorkflows, sfnClient } from '../../adapters/sfn/workflow.js';
@@ -21,6 +22,7 @@ import type {
   ClusterGateway,
   ClusterGateways,
   Deps,
+  ImageRegistry,
   SecretCipher,
   WorkflowName,
   WorkflowPort,
@@ -87,6 +89,21 @@ function secretCipher(env: FunctionEnv): SecretCipher {
   return unconfiguredCipher('this function has no secrets key (SECRETS_KEY_ID or MERLIN_SECRETS_KEY_FILE)');
 }
 
+/**
+ * ECR where infra bound the image repository (the deploy tasks). Elsewhere none: the local platform never builds
+ * images (local clusters run commands), and other functions never ask.
+ */
+function imageRegistry(env: FunctionEnv): ImageRegistry {
+  if (env.IMAGE_REPOSITORY_URI) {
+    return new EcrImageRegistry(env.IMAGE_REPOSITORY_URI, ecrClient({ region: env.AWS_REGION }));
+  }
+  return noImageRegistry(
+    local
+      ? 'the local platform builds no images (local clusters run a command); deploy images to EKS from AWS'
+      : 'this function has no image repository (IMAGE_REPOSITORY_URI)',
+  );
+}
+
 function build(): Deps {
   const env = readEnv();
   const environments = new Environments(JSON.parse(env.MERLIN_ENVIRONMENTS));
@@ -101,6 +118,7 @@ function build(): Deps {
     artifacts: new S3ArtifactStore(s3, env.ARTIFACT_BUCKET),
     workflows: local?.workflows ?? new StepFunctionsWorkflows(sfnClient(), arns),
     clusters: new ClusterRegistry(environments, env),
+    images: imageRegistry(env),
     environments,
     clock: systemClock,
     ids: ulidIds,

@@ -21,6 +21,8 @@ const optional = z.object({
   SECRETS_KEY_ID: z.string().min(1).optional(),
   /** The local key-file cipher's key (the local platform sets `<dataDir>/secrets.key`). */
   MERLIN_SECRETS_KEY_FILE: z.string().min(1).optional(),
+  /** ECR repository (URI) of images built from artifacts; set for the deploy tasks that check and use them. */
+  IMAGE_REPOSITORY_URI: z.string().min(1).optional(),
   /** The model-server container image EKS environments run unless their cluster config names one. */
   MODEL_SERVER_IMAGE: z.string().min(1).optional(),
 });

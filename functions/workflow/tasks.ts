@@ -18,6 +18,20 @@ export const WORKFLOW_TASKS = {
 } as const;
 export type WorkflowTaskKey = keyof typeof WORKFLOW_TASKS;
 
+/**
+ * Task states that call an AWS service integration instead of a task function, by state name. On AWS, infra fills
+ * in each `${<placeholder>}` and grants the state machine what the integration needs; the local runner substitutes
+ * a local value and binds the state by name to a stand-in (the local platform's never runs: see local/platform.ts).
+ */
+export const SERVICE_TASKS = {
+  'Build Image': {
+    resource: 'arn:aws:states:::codebuild:startBuild.sync',
+    /** The image-build CodeBuild project (infra ServingStack). */
+    placeholders: ['ImageBuildProjectName'],
+  },
+} as const satisfies Record<string, { resource: string; placeholders: readonly string[] }>;
+export type ServiceTaskState = keyof typeof SERVICE_TASKS;
+
 /** State machine file per workflow (core/ports.ts WorkflowName). */
 export const STATE_MACHINE_FILES = {
   'deploy-version': 'deploy-version.asl.json',

@@ -1,43 +1,51 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RemovalPolicy } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { taskKeyOfPlaceholder, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
+import { type ServiceTaskState, taskKeyOfPlaceholder, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
 import { REPO_ROOT } from '../config.js';
 
 const PLACEHOLDER = /\$\{[^}]*\}/g;
 
 export interface AslSubstitutions {
-  /** `definitionSubstitutions`: `PrepareDeploymentFunctionArn` → the function's ARN. */
+  /** `definitionSubstitutions`: `PrepareDeploymentFunctionArn` → the function's ARN, and the `values` used. */
   substitutions: Record<string, string>;
   /** The task keys the definition names, in order of first use. */
   tasks: WorkflowTaskKey[];
 }
 
 /**
- * Maps every `${...}` placeholder of an ASL definition to a task function. Only `${<Task>FunctionArn}` placeholders
- * whose task has a function exist (the same rule the local runner applies: functions/workflow/tasks.ts); anything else
- * fails synth with the file and placeholder named, rather than a state machine that fails at its first execution.
+ * Maps every `${...}` placeholder of an ASL definition to a task function, or to one of `values` (the parameters of
+ * service tasks, e.g. `ImageBuildProjectName`). Only `${<Task>FunctionArn}` placeholders whose task has a function
+ * and placeholders with a value exist (the same rule the local runner applies: functions/workflow/tasks.ts); anything
+ * else fails synth with the file and placeholder named, rather than a state machine that fails at its first execution.
  */
 export const aslSubstitutions = (
   file: string,
   definition: string,
   functions: Partial<Record<WorkflowTaskKey, lambda.IFunction>>,
+  values: Readonly<Record<string, string>> = {},
 ): AslSubstitutions => {
   const substitutions: Record<string, string> = {};
   const tasks: WorkflowTaskKey[] = [];
   const problems: string[] = [];
   for (const placeholder of new Set(definition.match(PLACEHOLDER) ?? [])) {
+    const value = values[placeholder.slice(2, -1)];
+    if (value !== undefined) {
+      substitutions[placeholder.slice(2, -1)] = value;
+      continue;
+    }
     const key = taskKeyOfPlaceholder(placeholder);
     const fn = key && functions[key];
     if (!key || !fn) {
       problems.push(
         key
           ? `${placeholder}: task "${key}" has no function`
-          : `${placeholder}: not a \${<Task>FunctionArn} placeholder of a task in functions/workflow/tasks.ts WORKFLOW_TASKS`,
+          : `${placeholder}: not a \${<Task>FunctionArn} placeholder of a task in functions/workflow/tasks.ts WORKFLOW_TASKS, nor a parameter of a service task`,
       );
       continue;
     }
@@ -50,6 +58,14 @@ export const aslSubstitutions = (
   return { substitutions, tasks };
 };
 
+/** What a service task (functions/workflow/tasks.ts SERVICE_TASKS) of a definition needs on AWS. */
+export interface ServiceTaskBinding {
+  /** Its placeholders' values, e.g. `{ ImageBuildProjectName: project.projectName }`. */
+  substitutions: Record<string, string>;
+  /** What the state machine's role must be allowed to do for the integration, on exactly its resources. */
+  statements: iam.PolicyStatement[];
+}
+
 export interface AslStateMachineProps {
   /** Physical name; also fixes the ARN, which functions can then be told without a reference. */
   stateMachineName: string;
@@ -57,6 +73,11 @@ export interface AslStateMachineProps {
   definitionFile: string;
   /** The task functions by WORKFLOW_TASKS key; the state machine may invoke exactly those its definition names. */
   functions: Partial<Record<WorkflowTaskKey, lambda.IFunction>>;
+  /**
+   * The service tasks the definitions may contain, by state name. Only those a definition has are substituted and
+   * granted; a service Task state without a binding fails synth.
+   */
+  serviceTasks?: Partial<Record<ServiceTaskState, ServiceTaskBinding>>;
   logRetention: logs.RetentionDays;
   logRemovalPolicy: RemovalPolicy;
 }
@@ -70,17 +91,33 @@ export class AslStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   /** Task keys the definition names (the functions this state machine may invoke). */
   readonly tasks: readonly WorkflowTaskKey[];
+  /** Its Task states that call a service integration instead of a function (SERVICE_TASKS names). */
+  readonly serviceStates: readonly ServiceTaskState[];
 
   constructor(scope: Construct, id: string, props: AslStateMachineProps) {
     super(scope, id);
     const definition = readFileSync(path.resolve(REPO_ROOT, props.definitionFile), 'utf8');
+    let states: Record<string, { Type?: string; Resource?: string }>;
     try {
-      JSON.parse(definition);
+      states = (JSON.parse(definition) as { States?: typeof states }).States ?? {};
     } catch (err) {
       throw new Error(`${props.definitionFile}: not valid JSON: ${(err as Error).message}`);
     }
-    const { substitutions, tasks } = aslSubstitutions(props.definitionFile, definition, props.functions);
+    const services: [ServiceTaskState, ServiceTaskBinding][] = [];
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type !== 'Task' || (state.Resource ?? '').startsWith('${')) continue;
+      const binding = props.serviceTasks?.[name as ServiceTaskState];
+      if (!binding) {
+        throw new Error(
+          `${props.definitionFile}: Task state "${name}" calls ${state.Resource}, a service task this state machine has no binding for (SERVICE_TASKS)`,
+        );
+      }
+      services.push([name as ServiceTaskState, binding]);
+    }
+    const values = Object.assign({}, ...services.map(([, b]) => b.substitutions)) as Record<string, string>;
+    const { substitutions, tasks } = aslSubstitutions(props.definitionFile, definition, props.functions, values);
     this.tasks = tasks;
+    this.serviceStates = services.map(([name]) => name);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
@@ -95,5 +132,8 @@ export class AslStateMachine extends Construct {
       tracingEnabled: true,
     });
     for (const key of tasks) props.functions[key]?.grantInvoke(this.stateMachine);
+    for (const [, binding] of services) {
+      for (const statement of binding.statements) this.stateMachine.addToRolePolicy(statement);
+    }
   }
 }

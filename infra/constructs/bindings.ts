@@ -1,4 +1,5 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -76,4 +77,36 @@ export const bindSecretsKey = (fn: lambda.Function, key: kms.IKey, use: 'encrypt
 /** `MERLIN_ENVIRONMENTS`: the validated environments config (infra/config.ts environmentsJson). */
 export const bindEnvironments = (fn: lambda.Function, environmentsJson: string): void => {
   setVariable(fn, 'MERLIN_ENVIRONMENTS', environmentsJson);
+};
+
+/**
+ * `IMAGE_REPOSITORY_URI`: the repository of images built from artifacts; with `describe`, `ecr:DescribeImages` on it
+ * (Prepare asks whether a tag exists). `none` only names it (Apply Revision names the image in the revision).
+ */
+export const bindImageRepository = (
+  fn: lambda.Function,
+  repository: ecr.IRepository,
+  access: 'describe' | 'none',
+): void => {
+  setVariable(fn, 'IMAGE_REPOSITORY_URI', repository.repositoryUri);
+  if (access === 'describe') {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [repository.repositoryArn] }),
+    );
+  }
+};
+
+/** `MODEL_SERVER_IMAGE`: the model-server image of EKS environments whose cluster config names none. */
+export const bindModelServerImage = (fn: lambda.Function, image: string): void => {
+  setVariable(fn, 'MODEL_SERVER_IMAGE', image);
+};
+
+/**
+ * `eks:DescribeCluster` on exactly these clusters (ARNs from the environments config): how a function finds a
+ * cluster's API endpoint and CA. What it may do inside the cluster is the cluster's access entry for the function's
+ * role (docs/eks.md), not IAM. No clusters, no statement.
+ */
+export const grantClusterAccess = (fn: lambda.Function, clusterArns: readonly string[]): void => {
+  if (clusterArns.length === 0) return;
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [...clusterArns] }));
 };

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -11,17 +11,22 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { WorkflowName } from '../../core/ports.js';
 import { API_ROUTES } from '../../functions/api/routes.js';
-import type { StageSettings } from '../config.js';
+import { eksClusters, type StageSettings } from '../config.js';
 import {
   bindBucket,
   bindEnvironments,
   bindSecretsKey,
   bindStateMachines,
   bindTable,
+  grantClusterAccess,
   nameStateMachines,
 } from '../constructs/bindings.js';
 import { MerlinFunction } from '../constructs/merlin-function.js';
+import { eksClusterArns } from '../constructs/service-tasks.js';
 import { pascalCase, routeId } from '../naming.js';
+
+/** Routes whose function reads from clusters (model-server logs): they describe the EKS clusters, nothing more. */
+export const READS_CLUSTERS: readonly string[] = ['get-endpoint-logs'];
 
 /** JSON access log lines with HTTP API context variables (the CDK default format uses REST API ones). */
 const ACCESS_LOG_FORMAT = apigw.AccessLogFormat.custom(
@@ -86,6 +91,7 @@ export class ApiStack extends Stack {
     const stateMachineArns = Object.fromEntries(
       Object.entries(props.stateMachines).map(([w, m]) => [w, m.stateMachineArn]),
     ) as Record<WorkflowName, string>;
+    const clusterArns = eksClusterArns(this, eksClusters(props.environmentsJson));
     this.functions = {};
     for (const route of API_ROUTES) {
       let fn = this.functions[route.entry];
@@ -103,6 +109,7 @@ export class ApiStack extends Stack {
         else nameStateMachines(fn, stateMachineArns);
         if (route.encryptsSecrets) bindSecretsKey(fn, props.secretsKey, 'encrypt');
         bindEnvironments(fn, props.environmentsJson);
+        if (READS_CLUSTERS.includes(route.entry)) grantClusterAccess(fn, clusterArns);
         this.functions[route.entry] = fn;
       }
       this.api.addRoutes({
@@ -114,5 +121,13 @@ export class ApiStack extends Stack {
 
     this.url = stage.url;
     new CfnOutput(this, 'ApiUrl', { value: this.url, description: 'Base URL of the Merlin API (append /v1/...)' });
+    new CfnOutput(this, 'ClusterAccessRoleArns', {
+      value: Fn.join(
+        ' ',
+        READS_CLUSTERS.flatMap((entry) => this.functions[entry]?.role?.roleArn ?? []),
+      ),
+      description:
+        'IAM roles of the API functions that read from clusters: each needs an access entry in every EKS cluster',
+    });
   }
 }

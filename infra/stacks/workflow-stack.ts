@@ -1,5 +1,7 @@
-import { Annotations, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -7,10 +9,20 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { WorkflowName } from '../../core/ports.js';
 import { STATE_MACHINE_FILES, WORKFLOW_TASKS, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
-import type { StageSettings } from '../config.js';
+import { eksClusters, type StageSettings } from '../config.js';
 import { AslStateMachine } from '../constructs/asl-state-machine.js';
-import { bindBucket, bindEnvironments, bindSecretsKey, bindTable, nameStateMachines } from '../constructs/bindings.js';
+import {
+  bindBucket,
+  bindEnvironments,
+  bindImageRepository,
+  bindModelServerImage,
+  bindSecretsKey,
+  bindTable,
+  grantClusterAccess,
+  nameStateMachines,
+} from '../constructs/bindings.js';
 import { MerlinFunction } from '../constructs/merlin-function.js';
+import { eksClusterArns, serviceTaskBindings } from '../constructs/service-tasks.js';
 import { pascalCase } from '../naming.js';
 
 /** CheckRevision long-polls the cluster for up to ~20 s per call; the others do a few reads and writes. */
@@ -21,6 +33,25 @@ const TASK_TIMEOUTS: Partial<Record<WorkflowTaskKey, Duration>> = {
 /** The only task that reads secret values: it hands them to the cluster with the new revision. */
 export const DECRYPTS_SECRETS: readonly WorkflowTaskKey[] = ['ApplyRevision'];
 
+/**
+ * The tasks that talk to clusters (core/use-cases/workflows.ts: the ones calling `clusters.forEnvironment`): only
+ * they may describe the environments' EKS clusters, and only their roles need an access entry in each cluster.
+ */
+export const REACHES_CLUSTERS: readonly WorkflowTaskKey[] = [
+  'ApplyRevision',
+  'CheckRevision',
+  'PromoteRevision',
+  'RecordFailure',
+  'RemoveRevision',
+  'ApplyRoute',
+];
+
+/** Prepare asks the registry whether an image exists; Apply Revision names the image in the revision. */
+const IMAGE_REPOSITORY_ACCESS: Partial<Record<WorkflowTaskKey, 'describe' | 'none'>> = {
+  PrepareDeployment: 'describe',
+  ApplyRevision: 'none',
+};
+
 export interface WorkflowStackProps extends StackProps {
   settings: StageSettings;
   table: dynamodb.ITable;
@@ -29,6 +60,10 @@ export interface WorkflowStackProps extends StackProps {
   secretsKey: kms.IKey;
   /** MERLIN_ENVIRONMENTS (infra/config.ts environmentsJson). */
   environmentsJson: string;
+  /** Image builds (ServingStack): the project the Build Image state runs, and the repository it pushes to. */
+  imageBuild: { project: codebuild.IProject; repository: ecr.IRepository };
+  /** MODEL_SERVER_IMAGE of the tasks that reach clusters (stage config); unset ⇒ each EKS environment names its own. */
+  modelServerImage?: string;
   /** Extra bundling options for every function (tests ask for esbuild metafiles). */
   bundling?: BundlingOptions;
 }
@@ -63,6 +98,7 @@ export class WorkflowStack extends Stack {
       ]),
     ) as Record<WorkflowName, string>;
 
+    const clusterArns = eksClusterArns(this, eksClusters(props.environmentsJson));
     const functions = {} as Record<WorkflowTaskKey, MerlinFunction>;
     for (const [key, entry] of Object.entries(WORKFLOW_TASKS) as [WorkflowTaskKey, string][]) {
       const fn = new MerlinFunction(this, `${key}Function`, {
@@ -80,10 +116,26 @@ export class WorkflowStack extends Stack {
       nameStateMachines(fn, arns);
       bindEnvironments(fn, props.environmentsJson);
       if (DECRYPTS_SECRETS.includes(key)) bindSecretsKey(fn, props.secretsKey, 'decrypt');
+      const images = IMAGE_REPOSITORY_ACCESS[key];
+      if (images) bindImageRepository(fn, props.imageBuild.repository, images);
+      if (REACHES_CLUSTERS.includes(key)) {
+        grantClusterAccess(fn, clusterArns);
+        if (props.modelServerImage) bindModelServerImage(fn, props.modelServerImage);
+      }
       functions[key] = fn;
     }
     this.functions = functions;
 
+    new CfnOutput(this, 'ClusterAccessRoleArns', {
+      value: Fn.join(
+        ' ',
+        REACHES_CLUSTERS.map((key) => functions[key].role!.roleArn),
+      ),
+      description:
+        'IAM roles of the workflow tasks that reach clusters: each needs an access entry in every EKS cluster',
+    });
+
+    const serviceTasks = serviceTaskBindings(this, { imageBuild: props.imageBuild.project });
     const used = new Set<WorkflowTaskKey>();
     const machines = {} as Record<WorkflowName, sfn.StateMachine>;
     for (const [workflow, file] of workflows) {
@@ -91,6 +143,7 @@ export class WorkflowStack extends Stack {
         stateMachineName: names[workflow],
         definitionFile: `statemachines/${file}`,
         functions,
+        serviceTasks,
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
       });

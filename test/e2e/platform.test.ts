@@ -91,11 +91,12 @@ describe('e2e: the local platform over HTTP', () => {
     expect(deployed.body.status).toBe('succeeded');
     expect(deployed.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
       'Prepare:succeeded',
+      'Build Image:skipped',
       'Apply Revision:succeeded',
       'Wait Until Ready:succeeded',
       'Promote:succeeded',
     ]);
-    for (const s of deployed.body.steps) {
+    for (const s of deployed.body.steps.filter((step: { status: string }) => step.status !== 'skipped')) {
       expect(Date.parse(s.endedAt)).toBeGreaterThanOrEqual(Date.parse(s.startedAt));
     }
 

@@ -6,6 +6,7 @@ import { FixedClock } from './clock.js';
 import { FakeClusters } from './cluster.js';
 import { MemoryIdempotencyStore } from './idempotency.js';
 import { SequentialIds } from './ids.js';
+import { MemoryImageRegistry } from './images.js';
 import { MemoryLeases } from './leases.js';
 import {
   type MemoryDeploymentRepository,
@@ -51,6 +52,7 @@ export interface FakeDeps extends Deps {
   artifacts: MemoryArtifactStore;
   workflows: RecordingWorkflows;
   clusters: FakeClusters;
+  images: MemoryImageRegistry;
   clock: FixedClock;
   ids: SequentialIds;
   idempotency: MemoryIdempotencyStore;
@@ -75,6 +77,7 @@ export function makeDeps(overrides: DepsOverrides = {}): FakeDeps {
     artifacts: new MemoryArtifactStore(),
     workflows: new RecordingWorkflows(),
     clusters: new FakeClusters(environments),
+    images: new MemoryImageRegistry(),
     clock,
     ids: new SequentialIds(),
     ...rest,

@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './events.js';
 export * from './idempotency.js';
 export * from './ids.js';
+export * from './images.js';
 export * from './leases.js';
 export * from './repositories.js';
 export * from './scenario.js';

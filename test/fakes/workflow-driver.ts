@@ -20,6 +20,7 @@ import {
   removeRevision,
 } from '../../core/use-cases/workflows.js';
 import type { FixedClock } from './clock.js';
+import type { MemoryImageRegistry } from './images.js';
 
 export interface WorkflowOutcome {
   status: 'succeeded' | 'failed';
@@ -29,7 +30,13 @@ export interface WorkflowOutcome {
   checks: number;
 }
 
-type DriverDeps = Deps & { clock: FixedClock };
+type DriverDeps = Deps & { clock: FixedClock; images: MemoryImageRegistry };
+
+/** What the Build Image state (CodeBuild) gets from Prepare. */
+export interface ImageBuildRequest {
+  artifactUri: string;
+  imageTag: string;
+}
 
 /** Lambda's Cause for a thrown error: JSON with errorType and errorMessage. */
 export const lambdaCause = (e: Error): { Error: string; Cause: string } => ({
@@ -37,10 +44,22 @@ export const lambdaCause = (e: Error): { Error: string; Cause: string } => ({
   Cause: JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: [] }),
 });
 
+/** A service integration's failure as Step Functions reports it: Error and Cause as given, not in Lambda's shape. */
+export class ServiceTaskFailure extends Error {
+  constructor(readonly states: { Error: string; Cause: string }) {
+    super(states.Error);
+    this.name = states.Error;
+  }
+}
+
+/**
+ * `buildImage` stands in for the Build Image state when Prepare asks for a build: by default it pushes the tag to
+ * the fake registry (a successful build); a test throws a ServiceTaskFailure to take the Catch as CodeBuild would.
+ */
 export async function runWorkflow(
   deps: DriverDeps,
   deploymentId: string,
-  options: { maxChecks?: number } = {},
+  options: { maxChecks?: number; buildImage?: (request: ImageBuildRequest) => Promise<void> } = {},
 ): Promise<WorkflowOutcome> {
   const input = { deploymentId };
   const d = await getDeployment(deps, deploymentId);
@@ -48,6 +67,10 @@ export async function runWorkflow(
   try {
     if (d.kind === 'deploy') {
       const prepared = await prepareDeployment(deps, input);
+      if (prepared.needsImage) {
+        const request = { artifactUri: prepared.artifactUri ?? '', imageTag: prepared.imageTag ?? '' };
+        await (options.buildImage ?? (async (r) => deps.images.push(r.imageTag)))(request);
+      }
       await applyRevision(deps, input);
       for (;;) {
         checks += 1;
@@ -68,7 +91,7 @@ export async function runWorkflow(
     }
     return { status: 'succeeded', checks };
   } catch (e) {
-    const error = lambdaCause(e as Error);
+    const error = e instanceof ServiceTaskFailure ? e.states : lambdaCause(e as Error);
     await recordFailure(deps, { deploymentId, error });
     return { status: 'failed', error, checks };
   }

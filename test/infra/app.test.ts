@@ -30,10 +30,11 @@ const EKS_CONFIG = {
 
 describe('Merlin CDK app', () => {
   describe('stages', () => {
-    it('should name the stacks Merlin-<stage>-Data/Workflow/Api, dev by default', () => {
+    it('should name the stacks Merlin-<stage>-Data/Serving/Workflow/Api, dev by default', () => {
       const dev = buildApp({ bundle: false });
-      expect([dev.data, dev.workflow, dev.api].map((s) => s.stackName)).toEqual([
+      expect([dev.data, dev.serving, dev.workflow, dev.api].map((s) => s.stackName)).toEqual([
         'Merlin-dev-Data',
+        'Merlin-dev-Serving',
         'Merlin-dev-Workflow',
         'Merlin-dev-Api',
       ]);
@@ -46,7 +47,8 @@ describe('Merlin CDK app', () => {
           .dependencies.map((d) => d.id)
           .filter((id) => !id.endsWith('.assets'))
           .sort();
-      expect(dependencies('Merlin-prod-Workflow')).toEqual(['Merlin-prod-Data']);
+      expect(dependencies('Merlin-prod-Serving')).toEqual(['Merlin-prod-Data']);
+      expect(dependencies('Merlin-prod-Workflow')).toEqual(['Merlin-prod-Data', 'Merlin-prod-Serving']);
       expect(dependencies('Merlin-prod-Api')).toEqual(['Merlin-prod-Data', 'Merlin-prod-Workflow']);
     });
 

@@ -26,6 +26,12 @@ const aslText = (file: string): string => readFileSync(path.join(REPO_ROOT, 'sta
 const tasksNamedIn = (file: string): WorkflowTaskKey[] => [
   ...new Set([...aslText(file).matchAll(/\$\{([A-Za-z]+)FunctionArn\}/g)].map((m) => m[1] as WorkflowTaskKey)),
 ];
+/** Placeholders of service tasks (SERVICE_TASKS), e.g. ImageBuildProjectName: test/infra/images.test.ts checks them. */
+const parametersNamedIn = (file: string): string[] => [
+  ...new Set(
+    [...aslText(file).matchAll(/\$\{([A-Za-z]+)\}/g)].map((m) => m[1]!).filter((p) => !p.endsWith('FunctionArn')),
+  ),
+];
 
 describe('WorkflowStack', () => {
   let built: MerlinApp;
@@ -102,7 +108,9 @@ describe('WorkflowStack', () => {
       const substitutions = props.DefinitionSubstitutions as Record<string, unknown>;
       const named = tasksNamedIn(file);
       expect(named.length).toBeGreaterThan(0);
-      expect(Object.keys(substitutions).sort()).toEqual(named.map((key) => `${key}FunctionArn`).sort());
+      expect(Object.keys(substitutions).sort()).toEqual(
+        [...named.map((key) => `${key}FunctionArn`), ...parametersNamedIn(file)].sort(),
+      );
       for (const key of named) {
         expect(substitutions[`${key}FunctionArn`]).toEqual({
           'Fn::GetAtt': [logicalId(built.workflow.functions[key]), 'Arn'],

@@ -37,7 +37,7 @@ beforeEach(() => {
 const LOCAL_DEFAULTS = { cpu: '500m', memory: '512Mi', minReplicas: 1, maxReplicas: 1 };
 
 describe('Use case: deployVersion', () => {
-  it('should record a pending Deployment with the 4 deploy steps and answer it', async () => {
+  it('should record a pending Deployment with the 5 deploy steps and answer it', async () => {
     // Prepare
     await givenVersion(deps);
     const id = deps.ids.peek();
@@ -58,6 +58,7 @@ describe('Use case: deployVersion', () => {
       request: { resources: LOCAL_DEFAULTS, env: {}, protocol: 'v1', serving: {} },
       steps: [
         { name: 'Prepare', status: 'pending', attempts: 0 },
+        { name: 'Build Image', status: 'pending', attempts: 0 },
         { name: 'Apply Revision', status: 'pending', attempts: 0 },
         { name: 'Wait Until Ready', status: 'pending', attempts: 0 },
         { name: 'Promote', status: 'pending', attempts: 0 },
@@ -333,6 +334,7 @@ describe('Use case: deployVersion', () => {
       error: { code: 'WorkflowStartFailed', message: error.message },
       steps: [
         { name: 'Prepare', status: 'skipped' },
+        { name: 'Build Image', status: 'skipped' },
         { name: 'Apply Revision', status: 'skipped' },
         { name: 'Wait Until Ready', status: 'skipped' },
         { name: 'Promote', status: 'skipped' },

@@ -94,7 +94,12 @@ describe('Use case: prepareDeployment (deploy-version › Prepare)', () => {
 
     const prepared = await prepareDeployment(deps, { deploymentId: d.id });
 
-    expect(prepared).toEqual({ deadline: '2025-01-01T00:05:03.000Z', pollSeconds: POLL_SECONDS, timeoutSeconds: 300 });
+    expect(prepared).toEqual({
+      deadline: '2025-01-01T00:05:03.000Z',
+      pollSeconds: POLL_SECONDS,
+      timeoutSeconds: 300,
+      needsImage: false,
+    });
   });
 
   it('should use the timeout of the deployment environment', async () => {
@@ -122,7 +127,7 @@ describe('Use case: prepareDeployment (deploy-version › Prepare)', () => {
       endedAt: '2025-01-01T00:00:02.000Z',
       attempts: 1,
     });
-    expect(stored.steps.slice(1).map((s) => s.status)).toEqual(['pending', 'pending', 'pending']);
+    expect(stored.steps.slice(1).map((s) => s.status)).toEqual(['skipped', 'pending', 'pending', 'pending']);
   });
 
   it('should fail with PreconditionFailed when the endpoint no longer waits for this deployment', async () => {
@@ -434,15 +439,16 @@ describe('Use case: the whole deploy-version workflow', () => {
     expect(stored.status).toBe('succeeded');
     expect(stored.steps.map((s) => [s.name, s.status, s.attempts])).toEqual([
       ['Prepare', 'succeeded', 1],
+      ['Build Image', 'skipped', 0],
       ['Apply Revision', 'succeeded', 1],
       ['Wait Until Ready', 'succeeded', 3],
       ['Promote', 'succeeded', 1],
     ]);
-    for (const s of stored.steps) {
+    for (const s of stored.steps.filter((step) => step.status !== 'skipped')) {
       expect(s.startedAt).toBeDefined();
       expect(Date.parse(s.startedAt!)).toBeLessThanOrEqual(Date.parse(s.endedAt!));
     }
-    expect(stored.steps[2]).toMatchObject({
+    expect(stored.steps[3]).toMatchObject({
       startedAt: '2025-01-01T00:00:00.000Z',
       endedAt: '2025-01-01T00:00:02.000Z',
     });
@@ -488,6 +494,7 @@ describe('Use case: recordFailure (Catch → Record Failure)', () => {
     expect(stored.endedAt).toBe('2025-01-01T00:00:01.000Z');
     expect(stored.steps.map((s) => [s.name, s.status, s.error])).toEqual([
       ['Prepare', 'succeeded', undefined],
+      ['Build Image', 'skipped', undefined],
       ['Apply Revision', 'succeeded', undefined],
       ['Wait Until Ready', 'failed', 'OOMKilled'],
       ['Promote', 'skipped', undefined],

@@ -183,6 +183,7 @@ describe('Handler: deployments', () => {
     expect(found.body.status).toBe('succeeded');
     expect(found.body.steps.map((s: { status: string }) => s.status)).toEqual([
       'succeeded',
+      'skipped',
       'succeeded',
       'succeeded',
       'succeeded',

@@ -79,7 +79,12 @@ describe('Workflow handlers: the deploy-version tasks', () => {
     const promoted = await promoteRevision(input, ctx);
 
     // Assess
-    expect(prepared).toEqual({ deadline: '2025-01-01T00:05:00.000Z', pollSeconds: 1, timeoutSeconds: 300 });
+    expect(prepared).toEqual({
+      deadline: '2025-01-01T00:05:00.000Z',
+      pollSeconds: 1,
+      timeoutSeconds: 300,
+      needsImage: false,
+    });
     expect(applied).toEqual({});
     expect(readiness).toEqual({ ready: true });
     expect(promoted).toEqual({});
