@@ -69,7 +69,7 @@ function parseInput(raw: unknown, index: number, runtime: Runtime, seen: Set<str
   const shape = parseShape(name, input.shape);
   checkShape(meta, shape);
   if (input.data === undefined) throw new BadRequestError(`input '${name}': data is required`);
-  return [name, { datatype, shape, data: parseTensorData(name, datatype, shape, input.data) }];
+  return [name, { datatype, shape, data: parseTensorData(name, datatype, shape, input.data, meta.nullable) }];
 }
 
 /** Validates an inference request against the model's metadata; throws {@link BadRequestError}. */
