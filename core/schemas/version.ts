@@ -13,19 +13,18 @@ const scalar = z.union([z.string().max(1024), z.number(), z.boolean()]);
 
 /**
  * How a `custom` model runs: locally a command started in the artifact's directory (it must listen on $PORT and
- * speak V1 or V2), on EKS a container image. Merlin's custom_predictor.
+ * speak V1 or V2), on EKS a container image — given, or built from a Dockerfile in the artifact. Which of them an
+ * environment needs is checked at deploy. Merlin's custom_predictor.
  */
-export const customPredictor = z
-  .strictObject({
-    command: z.array(z.string().min(1).max(4096)).min(1).max(64).optional(),
-    image: z
-      .string()
-      .max(512)
-      .regex(/^[a-z0-9]+([._/:@-][a-zA-Z0-9]+)*$/, 'must be a container image reference like registry/name:tag')
-      .optional(),
-    protocol: z.enum(['v1', 'v2']).default('v2'),
-  })
-  .refine((c) => c.command || c.image, 'name a command (local) or an image (EKS), or both');
+export const customPredictor = z.strictObject({
+  command: z.array(z.string().min(1).max(4096)).min(1).max(64).optional(),
+  image: z
+    .string()
+    .max(512)
+    .regex(/^[a-z0-9]+([._/:@-][a-zA-Z0-9]+)*$/, 'must be a container image reference like registry/name:tag')
+    .optional(),
+  protocol: z.enum(['v1', 'v2']).default('v2'),
+});
 export type CustomPredictor = z.output<typeof customPredictor>;
 
 export const createVersionBody = z.strictObject({

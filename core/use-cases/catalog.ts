@@ -107,13 +107,6 @@ export async function listModels(
 /** Creates the next version of a model; its number comes from an atomic counter (no duplicates, no reuse). */
 export async function createVersion(deps: CatalogDeps, key: ModelKey, body: CreateVersionBody): Promise<ModelVersion> {
   const model = await getModel(deps, key);
-  if (model.type === 'custom' && !body.custom) {
-    throw new UnprocessableError(
-      'a version of a custom model says what to run: "custom": {"command": [...]} (locally) and/or {"image": "..."} (EKS)',
-      undefined,
-      'CUSTOM_PREDICTOR_MISSING',
-    );
-  }
   if (model.type !== 'custom' && body.custom) {
     throw new ValidationError(
       `body.custom: only versions of custom models run a command or image (this model is ${model.type})`,
@@ -132,7 +125,8 @@ export async function createVersion(deps: CatalogDeps, key: ModelKey, body: Crea
     tags: body.tags ?? {},
     properties: body.properties ?? {},
     modelFile: body.modelFile ?? DEFAULT_MODEL_FILE[model.type],
-    ...(body.custom && { custom: body.custom }),
+    // A custom model always says how it runs; what an environment needs of it is checked at deploy.
+    ...(model.type === 'custom' && { custom: body.custom ?? { protocol: 'v2' } }),
     artifact: { uri: deps.artifacts.uri(artifactPrefix(vkey)), status: 'pending', files: [] },
     createdAt: now,
     updatedAt: now,

@@ -254,10 +254,10 @@ describe('Use case: createVersion', () => {
     expect(v.modelFile).toBe(file);
   });
 
-  it('should require a custom model version to say what it runs, and refuse `custom` on other types', async () => {
+  it('should give a custom model version a custom predictor (V2 by default), and refuse `custom` on other types', async () => {
     await createModel(deps, { project: 'fraud-detection' }, { name: 'm-custom', type: 'custom' });
-    const missing = await rejectionOf(createVersion(deps, { project: 'fraud-detection', model: 'm-custom' }, {}));
-    expect(missing).toMatchObject({ code: 'CUSTOM_PREDICTOR_MISSING' });
+    const plain = await createVersion(deps, { project: 'fraud-detection', model: 'm-custom' }, {});
+    expect(plain.custom).toEqual({ protocol: 'v2' });
     await createModel(deps, { project: 'fraud-detection' }, { name: 'm-onnx', type: 'onnx' });
     const wrong = await rejectionOf(
       createVersion(
@@ -267,7 +267,7 @@ describe('Use case: createVersion', () => {
       ),
     );
     expect(wrong).toMatchObject({ code: 'VALIDATION_FAILED' });
-    expect(deps.versions.size).toBe(0);
+    expect(deps.versions.size).toBe(1);
   });
 
   it('should keep an explicit modelFile', async () => {
