@@ -185,9 +185,8 @@ export function doubleQuantity(q: string): string {
 
 /** The image a revision runs: a custom model's own (or built) image, else the platform's model server. */
 export function imageOf(s: ClusterSettings, spec: RevisionSpec): string | undefined {
-  const own = (spec as RevisionSpec & { image?: string }).image;
-  if (spec.modelType === 'custom') return own ?? spec.custom?.image;
-  return own ?? s.modelServerImage;
+  if (spec.modelType === 'custom') return spec.image ?? spec.custom?.image;
+  return spec.image ?? s.modelServerImage;
 }
 
 type EnvVar =
