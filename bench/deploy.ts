@@ -2,7 +2,8 @@
  * Local deploy latency (DESIGN §8 budget: POST …/endpoints → first successful prediction through the model endpoint
  * in under 3 s for a small ONNX model). Measured side by side in one run against a bare baseline: the same model
  * server started directly from a file:// artifact, to its first prediction. The ratio is the control plane's cost
- * (API, workflow, S3 download, routing) on top of starting the process.
+ * (API, workflow, S3 download, routing) on top of starting the process. Both run the model server the same way: the
+ * esbuild bundle the local cluster builds (as the container does).
  *
  *   npx tsx bench/deploy.ts [--runs 5]
  */
@@ -12,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildModelServerCommand } from '../adapters/local/model-server-bundle.js';
 import { http } from '../test/helpers/http.js';
 import { freePort, spawnPlatform } from '../test/helpers/spawn-platform.js';
 
@@ -40,7 +42,8 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T>
 async function bareServerStart(): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'serving/main.ts'], {
+  const [program, ...args] = await buildModelServerCommand();
+  const child = spawn(program!, args, {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { buildModelServerCommand } from '../adapters/local/model-server-bundle.js';
 import { ProcessCluster } from '../adapters/local/process-cluster.js';
 import { type LocalTask, LocalWorkflowRunner } from '../adapters/local/workflow-runner.js';
 import { DEFAULT_ENVIRONMENTS, Environments } from '../core/environments.js';
@@ -168,11 +169,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   // Model servers download artifacts under the data dir; leftovers of a killed platform are cleared here.
   const cacheRoot = join(options.dataDir, 'model-cache');
   rmSync(cacheRoot, { recursive: true, force: true });
+  const command = await buildModelServerCommand();
   const clusters = new Map<string, ProcessCluster>();
   for (const env of locals) {
     clusters.set(
       env.name,
       new ProcessCluster({
+        command,
         cacheRoot: join(cacheRoot, env.name),
         baseEnv: {
           AWS_REGION: LOCAL_REGION,

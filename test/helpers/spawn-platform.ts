@@ -34,7 +34,7 @@ export function childPids(pid: number): number[] {
 export function modelServerPids(platformPid: number): number[] {
   return childPids(platformPid).filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('serving/main.ts');
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('serving/main.');
     } catch {
       return false;
     }
