@@ -11,7 +11,9 @@
  * (closed loop, keep-alive, one V1 request of one row at a time per connection) at concurrency 1, 8 and 32. Servers
  * are measured one at a time, in an order rotated every round; each cell is the median of the rounds.
  *
- *   npx tsx bench/serving.ts [--rounds 7] [--duration 1500] [--warmup 300] [--concurrency 1,8,32] [--ort-threads 1]
+ *   npx tsx bench/serving.ts [--model bench/fixtures/mlp] [--rounds 7] [--duration 1500] [--warmup 300]
+ *     [--concurrency 1,8,32] [--ort-threads 1]
+ * (`--model bench/fixtures/mlp-wide`: a wider MLP, 256→1024→1024→16, whose compute per row dominates a request.)
  *
  * Every server gets the same onnxruntime settings: one intra-op thread by default (`--ort-threads default` leaves
  * onnxruntime's choice). On a small machine shared with the load generator, the intra-op pool's spin-waiting would
@@ -27,13 +29,6 @@ import { parseArgs, promisify } from 'node:util';
 import type { LoadOptions, LoadResult } from './load-generator.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MLP = path.join(ROOT, 'bench/fixtures/mlp/');
-const reference = JSON.parse(readFileSync(path.join(MLP, 'reference.json'), 'utf8')) as {
-  instances: number[][];
-  predictions: number[][];
-};
-const BODY = JSON.stringify({ instances: [reference.instances[0]] });
-
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '7' },
@@ -41,8 +36,18 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '1,8,32' },
     'ort-threads': { type: 'string', default: '1' },
+    model: { type: 'string', default: 'bench/fixtures/mlp' },
   },
 });
+const MLP = path.join(ROOT, `${values.model as string}/`);
+const reference = JSON.parse(readFileSync(path.join(MLP, 'reference.json'), 'utf8')) as {
+  layers: number[];
+  instances: number[][];
+  predictions: number[][];
+};
+const MODEL_LABEL = `${values.model as string} (${reference.layers.join('→')})`;
+const BODY = JSON.stringify({ instances: [reference.instances[0]] });
+
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = (values.concurrency as string).split(',').map(Number);
 const BATCHING = { BATCH_MAX_SIZE: '32', BATCH_MAX_LATENCY_MS: '2' };
@@ -301,9 +306,7 @@ async function main(): Promise<void> {
       };
     };
     const cpus = os.cpus().length;
-    console.log(
-      `Model server vs node:http + onnxruntime baseline, bench/fixtures/mlp (64→256→256→10), V1, 1 row per request`,
-    );
+    console.log(`Model server vs node:http + onnxruntime baseline, ${MODEL_LABEL}, V1, 1 row per request`);
     console.log(
       `${ROUNDS} rounds × ${values.duration} ms per cell (after ${values.warmup} ms warm-up); req/s and latencies are ` +
         'medians over the rounds, ratios the median of the ratios within each round;',
