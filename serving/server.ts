@@ -230,7 +230,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       if (runtime.predictJson) return await v1PredictJson(runtime, body, res);
       const inputs = v1.parsePredictRequest(body, runtime);
       const outputs = await infer(runtime, inputs, undefined);
-      sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs));
+      sendJson(res, 'v1', 200, v1.predictResponse(model.name, model.version, outputs, runtime.outputs));
     } finally {
       metrics.inFlight--;
       metrics.requestDuration('v1', (performance.now() - arrived) / 1000);
@@ -245,7 +245,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       const body = await readJson(req, maxBodyBytes);
       const request = v2.parseInferRequest(body, runtime);
       const outputs = await infer(runtime, request.inputs, request.outputs, { parameters: request.parameters });
-      const response = v2.inferResponse(model.name, model.version, request.id, outputs);
+      const response = v2.inferResponse(model.name, model.version, request.id, outputs, runtime.outputs);
       sendJson(res, 'v2', 200, withParameters(response, body));
     } finally {
       metrics.inFlight--;

@@ -65,6 +65,13 @@ export interface TensorMetadata {
    * xgboost runtime treats NaN as missing). Absent or false: `null` is refused like any other non-number.
    */
   readonly nullable?: boolean | undefined;
+  /**
+   * Outputs only: one class label per column of a [N, C] output whose rows are class probabilities (an ONNX ZipMap
+   * output that the onnx runtime turned back into the tensor it read). V1 presents row i as `{"<label>": value, …}`
+   * ({@link toLabeledRows}); V2 keeps the tensor and adds `parameters.labels`, the labels JSON-encoded. Numbers for
+   * integer labels, strings otherwise.
+   */
+  readonly labels?: readonly (string | number)[] | undefined;
 }
 
 export function allocate(datatype: Datatype, size: number): TensorData {
@@ -466,6 +473,30 @@ export function toJsonRows(tensor: Tensor): JsonNested[] {
     for (let i = 0; i < n; i++) rows[i] = toJsonArray(tensor.datatype, tensor.data, i * rowSize, (i + 1) * rowSize);
   } else {
     for (let i = 0; i < n; i++) rows[i] = nest(tensor, rowShape, 0, i * rowSize);
+  }
+  return rows;
+}
+
+/**
+ * A [N, C] tensor whose columns are named by `labels` (see {@link TensorMetadata.labels}): row i as the JSON object
+ * `{"<label i>": value, …}`. Keys are the labels as strings (JSON object keys must be); objects have no prototype, so
+ * any label, `__proto__` included, is an ordinary key.
+ */
+export function toLabeledRows(tensor: Tensor, labels: readonly (string | number)[]): Record<string, JsonScalar>[] {
+  const c = labels.length;
+  if (tensor.shape.length !== 2 || tensor.shape[1] !== c) {
+    throw new Error(
+      `a tensor of shape ${formatShape(tensor.shape)} cannot be keyed by ${c} labels (expected [N, ${c}])`,
+    );
+  }
+  const keys = labels.map(String);
+  const values = toJsonArray(tensor.datatype, tensor.data);
+  const n = tensor.shape[0] as number;
+  const rows: Record<string, JsonScalar>[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = Object.create(null) as Record<string, JsonScalar>;
+    for (let j = 0; j < c; j++) row[keys[j] as string] = values[i * c + j] as JsonScalar;
+    rows[i] = row;
   }
   return rows;
 }

@@ -8,12 +8,24 @@
  * Each row must have the model's shape without its batch dimension; all rows the same shape.
  *
  * Response: for one output, `predictions[i]` is row i of that output; for several, `predictions[i]` is
- * `{outputName: row_i, ...}`. 64-bit integers become JSON numbers.
+ * `{outputName: row_i, ...}`. 64-bit integers become JSON numbers. A row of an output with class labels (an ONNX
+ * ZipMap output) is the object `{"<label>": probability, ...}`.
  */
 import { BadRequestError } from '../errors.js';
 import type { Runtime } from '../runtimes/runtime.js';
-import { type JsonNested, type Tensor, tensorFromRows, toJsonRows } from '../tensors.js';
+import {
+  type JsonNested,
+  type JsonScalar,
+  type Tensor,
+  type TensorMetadata,
+  tensorFromRows,
+  toJsonRows,
+  toLabeledRows,
+} from '../tensors.js';
 import { isObject, type JsonObject, names, requireObject } from './common.js';
+
+/** One row of one output in `predictions`: nested JSON, or an object keyed by class label. */
+type Row = JsonNested | Record<string, JsonScalar>;
 
 /** Validates a predict request against the model's inputs and builds one tensor per input. */
 export function parsePredictRequest(body: unknown, runtime: Runtime): Map<string, Tensor> {
@@ -117,17 +129,31 @@ function fromColumns(columns: Record<string, unknown>, runtime: Runtime): Map<st
   return tensors;
 }
 
-export function predictResponse(modelName: string, modelVersion: string, outputs: ReadonlyMap<string, Tensor>) {
+/**
+ * `outputsMeta`: the model's outputs (`Runtime.outputs`); an output with class `labels` has each row presented as
+ * `{"<label>": value, …}` (an ONNX ZipMap output).
+ */
+export function predictResponse(
+  modelName: string,
+  modelVersion: string,
+  outputs: ReadonlyMap<string, Tensor>,
+  outputsMeta: readonly TensorMetadata[] = [],
+) {
+  const rowsOf = (name: string, t: Tensor): Row[] => {
+    const labels = outputsMeta.find((m) => m.name === name)?.labels;
+    return labels ? toLabeledRows(t, labels) : toJsonRows(t);
+  };
   let predictions: unknown[];
   if (outputs.size === 1) {
-    predictions = toJsonRows(outputs.values().next().value as Tensor);
+    const [name, t] = outputs.entries().next().value as [string, Tensor];
+    predictions = rowsOf(name, t);
   } else {
-    const rowsByOutput: [string, JsonNested[]][] = [];
-    for (const [name, t] of outputs) rowsByOutput.push([name, toJsonRows(t)]);
+    const rowsByOutput: [string, Row[]][] = [];
+    for (const [name, t] of outputs) rowsByOutput.push([name, rowsOf(name, t)]);
     const n = rowsByOutput[0]?.[1].length ?? 0;
     predictions = new Array(n);
     for (let i = 0; i < n; i++) {
-      const row: Record<string, JsonNested | undefined> = {};
+      const row: Record<string, Row | undefined> = {};
       for (const [name, rows] of rowsByOutput) row[name] = rows[i];
       predictions[i] = row;
     }

@@ -117,15 +117,26 @@ function parseOutputs(raw: unknown, runtime: Runtime): string[] | undefined {
   return wanted;
 }
 
+/**
+ * `outputsMeta`: the model's outputs (`Runtime.outputs`); an output with class `labels` (an ONNX ZipMap output) gets
+ * `parameters: {"labels": "<the labels as a JSON array>"}` (OIP parameter values are strings, numbers or booleans).
+ */
 export function inferResponse(
   modelName: string,
   modelVersion: string,
   id: string | undefined,
   outputs: ReadonlyMap<string, Tensor>,
+  outputsMeta: readonly TensorMetadata[] = [],
 ) {
   const out = [];
   for (const [name, t] of outputs) {
-    out.push({ name, datatype: t.datatype, shape: t.shape, data: toJsonArray(t.datatype, t.data) });
+    const data = toJsonArray(t.datatype, t.data);
+    const labels = outputsMeta.find((m) => m.name === name)?.labels;
+    out.push(
+      labels
+        ? { name, datatype: t.datatype, shape: t.shape, parameters: { labels: JSON.stringify(labels) }, data }
+        : { name, datatype: t.datatype, shape: t.shape, data },
+    );
   }
   return id === undefined
     ? { model_name: modelName, model_version: modelVersion, outputs: out }

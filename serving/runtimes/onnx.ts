@@ -1,8 +1,17 @@
-/** The onnx runtime: onnxruntime-node on the CPU. Platform `onnx_onnxv1`. */
+/**
+ * The onnx runtime: onnxruntime-node on the CPU. Platform `onnx_onnxv1`.
+ *
+ * Classifiers whose probability output is a ZipMap (`seq(map(label, float))`, as skl2onnx writes them) are served
+ * from a rewritten graph in which that output is the FP32 [N, C] tensor the ZipMap read, with the class labels in its
+ * metadata (onnx-rewrite.ts): the protocols turn its rows back into `{"<label>": probability}` objects (V1) or add the
+ * labels as an output parameter (V2).
+ */
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { BadRequestError } from '../errors.js';
 import { errorMessage } from '../log.js';
 import type { Datatype, Tensor, TensorMetadata } from '../tensors.js';
+import { type ClassLabel, rewriteZipMapOutputs } from './onnx-rewrite.js';
 import { ModelLoadError, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface OnnxOptions extends RuntimeOptions {
@@ -44,15 +53,21 @@ const TO_ORT: Record<Datatype, ort.Tensor.Type> = {
   BYTES: 'string',
 };
 
-function toMetadata(kind: 'input' | 'output', m: ort.InferenceSession.ValueMetadata): TensorMetadata {
+function toMetadata(
+  kind: 'input' | 'output',
+  m: ort.InferenceSession.ValueMetadata,
+  labels?: readonly ClassLabel[],
+): TensorMetadata {
   if (!m.isTensor) {
-    throw new ModelLoadError(`${kind} '${m.name}' is not a tensor (sequences and maps are not supported)`);
+    throw new ModelLoadError(
+      `${kind} '${m.name}' is not a tensor: sequences and maps are supported only as the ZipMap output of a classifier`,
+    );
   }
   const datatype = FROM_ORT[m.type];
   if (!datatype) throw new ModelLoadError(`${kind} '${m.name}' has element type ${m.type}, which is not supported`);
   // Symbolic ('N') and unknown ('') dimensions are variable: -1 in OIP metadata.
   const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
-  return { name: m.name, datatype, shape };
+  return labels ? { name: m.name, datatype, shape, labels } : { name: m.name, datatype, shape };
 }
 
 /** A symbolic dimension (e.g. `N`) that several inputs share: their sizes there must agree. */
@@ -114,16 +129,30 @@ export class OnnxRuntime implements Runtime {
     };
     if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
     if (options.interOpNumThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpNumThreads;
-    let session: ort.InferenceSession;
+    const create = async (model: string | Uint8Array) => {
+      try {
+        return typeof model === 'string'
+          ? await ort.InferenceSession.create(model, sessionOptions)
+          : await ort.InferenceSession.create(model, sessionOptions);
+      } catch (err) {
+        throw new ModelLoadError(`onnxruntime: ${errorMessage(err)}`);
+      }
+    };
+    // From the path (not bytes), so external data files are found next to the model.
+    let session = await create(options.modelPath);
+    const labels = new Map<string, readonly ClassLabel[]>();
     try {
-      // From the path (not bytes), so external data files are found next to the model.
-      session = await ort.InferenceSession.create(options.modelPath, sessionOptions);
-    } catch (err) {
-      throw new ModelLoadError(`onnxruntime: ${errorMessage(err)}`);
-    }
-    try {
+      if (session.outputMetadata.some((m) => !m.isTensor)) {
+        // Read the bytes only for models that need the rewrite (classifiers with ZipMap outputs are small).
+        const rewrite = rewriteZipMapOutputs(new Uint8Array(await readFile(options.modelPath)));
+        if (rewrite) {
+          await session.release().catch(() => undefined);
+          session = await create(rewrite.model);
+          for (const o of rewrite.outputs) labels.set(o.name, o.labels);
+        }
+      }
       const inputs = session.inputMetadata.map((m) => toMetadata('input', m));
-      const outputs = session.outputMetadata.map((m) => toMetadata('output', m));
+      const outputs = session.outputMetadata.map((m) => toMetadata('output', m, labels.get(m.name)));
       return new OnnxRuntime(session, inputs, outputs);
     } catch (err) {
       await session.release().catch(() => undefined);

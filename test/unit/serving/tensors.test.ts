@@ -8,6 +8,7 @@ import {
   tensorFromRows,
   toJsonArray,
   toJsonRows,
+  toLabeledRows,
   zeros,
 } from '../../../serving/tensors.js';
 
@@ -251,6 +252,31 @@ describe('toJsonArray and toJsonRows', () => {
         [3, 4],
       ],
     ]);
+  });
+});
+
+describe('toLabeledRows', () => {
+  it('should key each row of a [N, C] tensor by the C labels, any label an ordinary key', () => {
+    const t = { datatype: 'FP32' as const, shape: [2, 3], data: new Float32Array([0.5, 0.25, 0.25, 0, 1, 0]) };
+    const rows = toLabeledRows(t, [3, 'b', '__proto__']);
+    expect(rows.map((r) => Object.entries(r))).toEqual([
+      [
+        ['3', 0.5],
+        ['b', 0.25],
+        ['__proto__', 0.25],
+      ],
+      [
+        ['3', 0],
+        ['b', 1],
+        ['__proto__', 0],
+      ],
+    ]);
+    expect(JSON.parse(JSON.stringify(rows[1]))).toEqual({ 3: 0, b: 1, ['__proto__']: 0 });
+  });
+
+  it('should refuse a tensor whose columns are not one per label', () => {
+    const t = { datatype: 'FP32' as const, shape: [1, 2], data: new Float32Array(2) };
+    expect(() => toLabeledRows(t, [0, 1, 2])).toThrow('a tensor of shape [1, 2] cannot be keyed by 3 labels');
   });
 });
 
