@@ -588,14 +588,14 @@ export class Merlin {
    */
   async predict(
     target: PredictTarget,
-    request: V1Request,
-    o?: PredictOptions & { protocol?: 'v1' },
-  ): Promise<Prediction<V1Response>>;
-  async predict(
-    target: PredictTarget,
     request: V2Request,
     o?: PredictOptions & { protocol?: 'v2' },
   ): Promise<Prediction<V2Response>>;
+  async predict(
+    target: PredictTarget,
+    request: V1Request,
+    o?: PredictOptions & { protocol?: 'v1' },
+  ): Promise<Prediction<V1Response>>;
   async predict(
     target: PredictTarget,
     request: V1Request | V2Request,
