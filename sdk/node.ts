@@ -117,11 +117,13 @@ export function sigv4(o: SigV4Options): Authenticator {
       const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
       credentials = defaultProvider();
     }
+    // No x-amz-content-sha256 header: API Gateway does not need it (the payload hash is signed either way).
     const sv4 = new SignatureV4({
       credentials,
       region: o.region,
       service: o.service ?? 'execute-api',
       sha256: NodeSha256,
+      applyChecksum: false,
     });
     return {
       sign: async (r: RequestToSign) => {
