@@ -17,7 +17,7 @@ import type { CreateVersionBody, ModelVersion, PatchVersionBody } from '../core/
 import type { Authenticator } from './auth.js';
 import { bearer } from './auth.js';
 import { MerlinApiError, MerlinError, targetOf } from './errors.js';
-import { formatBytes } from './format.js';
+import { formatBytes, formatRule } from './format.js';
 import { PagedList } from './pages.js';
 import { DEFAULT_RETRY, type HttpMethod, type Reply, type RetryPolicy, Transport } from './transport.js';
 import type {
@@ -395,7 +395,7 @@ export class Merlin {
     delete: async (ref: ModelRef, o: FollowOptions = {}): Promise<Deployment> => {
       const env = await this.#environmentName(o.environment);
       const d = await this.#call<Deployment>('DELETE', `${modelPath(ref)}/endpoints/${enc(env)}`);
-      return this.#follow(d, o, `Stop routing ${targetOf(ref)} in ${env}`);
+      return this.#follow(d, o, `Stop routing ${ref.project}/${ref.model} in ${env}`);
     },
   };
 
@@ -481,9 +481,8 @@ export class Merlin {
       { rule },
       ifMatch({ ifMatch: o.ifMatch }),
     );
-    const what = `Route ${targetOf(ref)}: ${rule.destinations.map((x) => `${x.version}=${x.weight}`).join(',')}`;
-    await this.#follow(d, o, `${what}${rule.mirror ? ` mirror ${rule.mirror.version}:${rule.mirror.percent}` : ''}`);
-    return this.modelEndpoints.get(ref, env);
+    await this.#follow(d, o, `Route ${ref.project}/${ref.model} in ${env}: ${formatRule(rule)}`);
+    return this.modelEndpoints.get({ project: ref.project, model: ref.model }, env);
   }
 
   // ---- artifacts ----------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ Usage: merlin <command> [options]
   logs p/m@v [--env e] [--tail 100] [--since 15m]
   projects list [--search prefix]
   models list <project> [--search prefix]
-  versions list p/m [--label team:ds]
+  versions list p/m [--label team=ds]
   endpoints list p/m[@v] [--env e]
   environments list
   deployments watch <id> | get <id> | list p/m@v [--env e]
@@ -124,6 +124,17 @@ function parseRef(
 
 const versionRef = (text: string | undefined): VersionRef => parseRef(text, 'required') as VersionRef;
 
+/** `--label team=ds` (or `team:ds`, as the API's query writes it), repeated. */
+function parseLabels(texts: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of texts) {
+    const i = l.search(/[=:]/);
+    if (i <= 0) throw new UsageError(`--label must be key=value, got "${l}"`);
+    labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return labels;
+}
+
 const timeoutOf = (v: Values): number | undefined => {
   const s = int(str(v, 'timeout'), '--timeout');
   return s === undefined ? undefined : s * 1000;
@@ -194,12 +205,7 @@ async function deploy({ merlin, out, values, args }: Ctx): Promise<number> {
   if (typeArg !== undefined && !types.includes(typeArg)) {
     throw new UsageError(`--type must be one of ${types.join(', ')}, got "${typeArg}"`);
   }
-  const labels: Record<string, string> = {};
-  for (const l of list(values, 'label')) {
-    const i = l.indexOf('=');
-    if (i <= 0) throw new UsageError(`--label must be key=value, got "${l}"`);
-    labels[l.slice(0, i)] = l.slice(i + 1);
-  }
+  const labels = parseLabels(list(values, 'label'));
   const files = await filesFrom(path);
   if (files.length === 0) throw new UsageError(`${path} holds no files to upload`);
   const single = (await stat(path)).isFile();
@@ -340,10 +346,26 @@ async function predict({ merlin, out, values, args, io }: Ctx): Promise<number> 
   if (out.json) {
     out.result({ version: res.version ?? null, protocol: res.protocol, url: res.url, response: res.body });
   } else {
-    io.stdout(`${JSON.stringify(res.body, null, 2)}\n`);
+    io.stdout(`${pretty(res.body)}\n`);
     out.note(`answered by ${ref.project}/${ref.model}@${res.version ?? '?'} (${res.protocol})`);
   }
   return EXIT.ok;
+}
+
+/** JSON indented by object, with arrays of numbers or strings (a row, a tensor's data) kept on one line. */
+export function pretty(v: unknown, indent = ''): string {
+  const inner = `${indent}  `;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (v.every((x) => x === null || typeof x !== 'object')) return `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
+    return `[\n${v.map((x) => `${inner}${pretty(x, inner)}`).join(',\n')}\n${indent}]`;
+  }
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return '{}';
+    return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${pretty(x, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 /** `3=90,4=10` → destinations; `5:10` → mirror. */
@@ -437,12 +459,7 @@ async function listModels({ merlin, out, values, args }: Ctx): Promise<number> {
 
 async function listVersions({ merlin, out, values, args }: Ctx): Promise<number> {
   const ref = parseRef(args[0], 'none');
-  const label: Record<string, string> = {};
-  for (const l of list(values, 'label')) {
-    const i = l.indexOf(':');
-    if (i <= 0) throw new UsageError(`--label must be key:value, got "${l}"`);
-    label[l.slice(0, i)] = l.slice(i + 1);
-  }
+  const label = parseLabels(list(values, 'label'));
   const items = await collect(
     merlin.versions.list(ref, { pageSize: 100, ...(Object.keys(label).length > 0 && { label }) }),
     values,

@@ -92,9 +92,9 @@ describe('e2e: the merlin CLI', () => {
       /^ {4}✓ Wait Until Ready \((\d+ ms|\d+\.\d s)\)$/,
       /^ {4}✓ Promote \(\d+ ms\)$/,
       /^ {2}✓ Deploy demo\/iris@1 to local \((\d+ ms|\d+\.\d s)\)$/,
-      /^ {2}▸ Route demo\/iris@1: 1=100/,
+      /^ {2}▸ Route demo\/iris in local: version 1 100% \(deployment [0-9A-Z]{26}\)$/,
       /^ {4}✓ Apply Route/,
-      /^ {2}✓ Route demo\/iris@1: 1=100/,
+      /^ {2}✓ Route demo\/iris in local: version 1 100% \(\d+ ms\)$/,
       new RegExp(`^Version endpoint  ${url}/serving/demo/iris/versions/1  \\(serving\\)$`),
       new RegExp(`^Model endpoint    ${url}/serving/demo/iris  \\(version 1 100%\\)$`),
     ]);
@@ -160,7 +160,7 @@ describe('e2e: the merlin CLI', () => {
     ]);
     const versions = parsed(await merlin('versions', 'list', 'demo/iris', '--json'));
     expect(versions.map((v: { version: number }) => v.version).sort()).toEqual([1, 2]);
-    const labelled = parsed(await merlin('versions', 'list', 'demo/iris', '--label', 'team:ds', '--json'));
+    const labelled = parsed(await merlin('versions', 'list', 'demo/iris', '--label', 'team=ds', '--json'));
     expect(labelled.map((v: { version: number }) => v.version)).toEqual([2]);
     const endpoints = parsed(await merlin('endpoints', 'list', 'demo/iris', '--json'));
     expect(endpoints.modelEndpoints).toHaveLength(1);
