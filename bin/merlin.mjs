@@ -9,5 +9,6 @@ const code = await run(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   isTTY: process.stdout.isTTY === true,
   env: process.env,
+  onInterrupt: (handler) => process.once('SIGINT', handler),
 });
 process.exitCode = code;

@@ -228,7 +228,7 @@ export class Merlin {
   // ---- environments -----------------------------------------------------------------------------------------------
 
   readonly environments = {
-    list: (): Promise<EnvironmentView[]> => this.#environmentsCached(true),
+    list: (o?: { pageSize?: number }): PagedList<EnvironmentView> => this.#list('/v1/environments', { ...o }),
     get: (name: string): Promise<EnvironmentView> => this.#call('GET', `/v1/environments/${enc(name)}`),
     /** The environment used when a call names none. */
     default: async (): Promise<EnvironmentView> => {
@@ -239,9 +239,10 @@ export class Merlin {
     },
   };
 
-  #environmentsCached(refresh = false): Promise<EnvironmentView[]> {
-    if (refresh || !this.#environments) {
-      const p = this.#call<Page<EnvironmentView>>('GET', '/v1/environments').then((p) => p.items);
+  /** The environments, fetched once per client (servingUrl and the default environment are looked up often). */
+  #environmentsCached(): Promise<EnvironmentView[]> {
+    if (!this.#environments) {
+      const p = this.environments.list({ pageSize: 100 }).all();
       this.#environments = p;
       p.catch(() => {
         if (this.#environments === p) this.#environments = undefined;
@@ -359,8 +360,9 @@ export class Merlin {
   // ---- endpoints and deployments ------------------------------------------------------------------------------------
 
   readonly endpoints = {
-    list: (ref: VersionRef): Promise<VersionEndpoint[]> =>
-      this.#call<Page<VersionEndpoint>>('GET', `${versionPath(ref)}/endpoints`).then((p) => p.items),
+    /** The version's endpoints, one per environment it was deployed to. */
+    list: (ref: VersionRef, o?: { pageSize?: number }): PagedList<VersionEndpoint> =>
+      this.#list(`${versionPath(ref)}/endpoints`, { ...o }),
     get: async (ref: VersionRef, environment?: string): Promise<VersionEndpoint> =>
       this.#call('GET', `${versionPath(ref)}/endpoints/${enc(await this.#environmentName(environment))}`),
     /** The endpoint's deployments, newest first. */
@@ -387,8 +389,9 @@ export class Merlin {
   };
 
   readonly modelEndpoints = {
-    list: (ref: ModelRef): Promise<ModelEndpoint[]> =>
-      this.#call<Page<ModelEndpoint>>('GET', `${modelPath(ref)}/endpoints`).then((p) => p.items),
+    /** The model's endpoints, one per environment. */
+    list: (ref: ModelRef, o?: { pageSize?: number }): PagedList<ModelEndpoint> =>
+      this.#list(`${modelPath(ref)}/endpoints`, { ...o }),
     get: async (ref: ModelRef, environment?: string): Promise<ModelEndpoint> =>
       this.#call('GET', `${modelPath(ref)}/endpoints/${enc(await this.#environmentName(environment))}`),
     /** Takes the model endpoint down (202 → waits for the route deployment). */

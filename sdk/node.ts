@@ -160,7 +160,16 @@ export function sigv4(o: SigV4Options): Authenticator {
     signer.catch(() => {
       signer = undefined;
     });
-    return (await signer).sign(r);
+    try {
+      return await (await signer).sign(r);
+    } catch (e) {
+      // e.g. "Could not load credentials from any providers": say what to do instead.
+      throw new MerlinError(
+        `cannot sign the request with SigV4 (${(e as Error).message}): configure AWS credentials ` +
+          '(AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO…) or use a bearer token (--token, MERLIN_TOKEN)',
+        { cause: e },
+      );
+    }
   };
 }
 

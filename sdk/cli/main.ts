@@ -16,6 +16,7 @@ import { formatBytes, formatRule } from '../format.js';
 import { createMerlin, filesFrom } from '../node.js';
 import type { PagedList } from '../pages.js';
 import type { ModelRef, VersionRef } from '../types.js';
+import { eachLimited } from '../upload.js';
 import { EXIT, type Io, Output, table, UsageError } from './output.js';
 
 const HELP = `merlin — deploy and serve models on Merlin Serverless
@@ -487,13 +488,17 @@ async function listEndpoints({ merlin, out, values, args }: Ctx): Promise<number
   const ref = parseRef(args[0], 'optional');
   const env = str(values, 'env');
   const inEnv = <T extends { environment: string }>(xs: T[]) => (env ? xs.filter((x) => x.environment === env) : xs);
-  const modelEndpoints = ref.version === undefined ? inEnv(await merlin.modelEndpoints.list(ref)) : [];
+  const modelEndpoints = ref.version === undefined ? inEnv(await merlin.modelEndpoints.list(ref).all()) : [];
   const versions =
     ref.version === undefined
       ? (await merlin.versions.list(ref, { pageSize: 100 }).all()).map((v) => v.version)
       : [ref.version];
-  const versionEndpoints: VersionEndpoint[] = [];
-  for (const version of versions) versionEndpoints.push(...inEnv(await merlin.endpoints.list({ ...ref, version })));
+  // one request per version (the API lists endpoints per version), a few at a time, in the versions' order
+  const perVersion = new Map<number, VersionEndpoint[]>();
+  await eachLimited(versions, 8, async (version) => {
+    perVersion.set(version, inEnv(await merlin.endpoints.list({ ...ref, version }).all()));
+  });
+  const versionEndpoints = versions.flatMap((v) => perVersion.get(v) ?? []);
   out.result({ modelEndpoints, versionEndpoints });
   out.line(
     table(
@@ -516,7 +521,7 @@ async function listEndpoints({ merlin, out, values, args }: Ctx): Promise<number
 }
 
 async function listEnvironments({ merlin, out }: Ctx): Promise<number> {
-  const items = await merlin.environments.list();
+  const items = await merlin.environments.list().all();
   out.result(items);
   out.line(
     table(
@@ -630,6 +635,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const url = str(values, 'url') ?? io.env.MERLIN_URL ?? DEFAULT_URL;
     const token = str(values, 'token') ?? io.env.MERLIN_TOKEN;
     const merlin = createMerlin({ url, ...(token && { token }) });
+    io.onInterrupt?.(() => {
+      process.exit(out.interrupted());
+    });
     const ctx: Ctx = { merlin, out, values, args, io };
     return await (COMMANDS[command] ?? LISTS[command])!(ctx);
   } catch (e) {

@@ -12,6 +12,8 @@ export interface Io {
   stderr: (text: string) => void;
   /** stdout is a terminal: transient progress lines are allowed. */
   isTTY: boolean;
+  /** Registers what to do on Ctrl+C (the bin: SIGINT), which must end the process. */
+  onInterrupt?: ((handler: () => void) => void) | undefined;
   env: Record<string, string | undefined>;
 }
 
@@ -74,7 +76,11 @@ export class Output {
     this.progress({ type: 'step', step, status: 'succeeded', durationMs, ...(detail && { detail }) });
   }
 
+  /** The deployment being followed, if any. */
+  deploymentId: string | undefined;
+
   readonly progress = (e: ProgressEvent) => {
+    if (e.type === 'step' && e.deploymentId) this.deploymentId = e.deploymentId;
     if (e.type === 'upload') {
       if (e.total > 0) {
         const pct = Math.floor((100 * e.loaded) / e.total);
@@ -107,6 +113,19 @@ export class Output {
     // The reason of a failure is printed once, at the end (`fail`).
     this.line(`${indent}${mark} ${e.step}${what}${took}${detail}`);
   };
+
+  /** Ctrl+C: what goes on without us. Returns the exit code (130, as shells report SIGINT). */
+  interrupted(): number {
+    this.#clear();
+    const id = this.deploymentId;
+    const what = id
+      ? `deployment ${id} goes on on the server; follow it with: npx merlin deployments watch ${id}`
+      : 'stopped before a deployment started';
+    this.#io.stderr(
+      this.json ? `${JSON.stringify({ error: { code: 'INTERRUPTED', message: what } })}\n` : `\ninterrupted: ${what}\n`,
+    );
+    return 130;
+  }
 
   /** The `--json` result. */
   result(value: unknown) {

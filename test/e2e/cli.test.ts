@@ -3,7 +3,7 @@
  * this test: the README walkthrough (deploy --serve, then predict), --json output parsed, traffic splits, logs,
  * deployments, undeploy, a deploy that fails with the model server's reason and a non-zero exit, usage errors.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform } from '../helpers/platform.js';
@@ -23,8 +23,8 @@ interface Run {
 
 let url: string;
 
-/** `merlin …args` in the repository, pointed at the test platform through MERLIN_URL. */
-function merlin(...args: string[]): Promise<Run> {
+/** `merlin …args` in the repository, pointed at the test platform through MERLIN_URL; `onOutput` sees stdout grow. */
+function start(args: string[], onOutput?: (stdout: string, child: ChildProcess) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/merlin.mjs', ...args], {
       cwd: ROOT,
@@ -33,16 +33,21 @@ function merlin(...args: string[]): Promise<Run> {
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => {
+    child.stdout!.on('data', (d) => {
       stdout += d;
+      onOutput?.(stdout, child);
     });
-    child.stderr.on('data', (d) => {
+    child.stderr!.on('data', (d) => {
       stderr += d;
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+const merlin = (...args: string[]) => start(args);
+
+/** A custom model whose command never becomes ready: its deploy stays in "Wait Until Ready". */
+const NEVER_READY = ['--type', 'custom', '--command', '["node","-e","setInterval(() => {}, 1e9)"]'];
 
 const ok = (r: Run) => {
   expect(r.stderr.startsWith('merlin:') ? r.stderr : '', 'stderr').toBe('');
@@ -233,6 +238,53 @@ describe('e2e: the merlin CLI', () => {
     expect(watched.stderr).toContain(error.reason);
     const logs = ok(await merlin('logs', 'demo/broken@2'));
     expect(logs.stdout).toContain('model failed to load');
+  });
+
+  it('a deploy that outlives --timeout exits 3, Ctrl+C exits 130: both name the deployment going on', async () => {
+    const timedOut = await merlin(
+      'deploy',
+      'examples/iris/model.onnx',
+      '--project',
+      'demo',
+      '--model',
+      'slow',
+      '--timeout',
+      '1',
+      ...NEVER_READY,
+    );
+    expect(timedOut.code).toBe(3);
+    const id = /deployment ([0-9A-Z]{26})/.exec(timedOut.stdout)?.[1];
+    // the step it was in: Wait Until Ready, unless the machine is slow enough to still be applying the revision
+    expect(timedOut.stderr).toMatch(
+      new RegExp(
+        `\\(deployment ${id}\\) did not finish within 1 s\\. It was in step "(Apply Revision|Wait Until Ready)"`,
+      ),
+    );
+    const watched = await merlin('deployments', 'watch', id!, '--timeout', '1', '--json');
+    expect(watched.code).toBe(3);
+    expect(JSON.parse(watched.stderr).error).toMatchObject({
+      code: 'TIMEOUT',
+      deploymentId: id,
+      step: expect.stringMatching(/^(Apply Revision|Wait Until Ready)$/),
+    });
+
+    let signalled = false;
+    const interrupted = await start(
+      ['deploy', 'examples/iris/model.onnx', '--project', 'demo', '--model', 'slower', ...NEVER_READY],
+      (stdout, child) => {
+        if (!signalled && /✓ Apply Revision/.test(stdout)) {
+          signalled = true;
+          child.kill('SIGINT');
+        }
+      },
+    );
+    expect(interrupted.code).toBe(130);
+    const started = /deployment ([0-9A-Z]{26})/.exec(interrupted.stdout)?.[1];
+    expect(interrupted.stderr).toContain(
+      `interrupted: deployment ${started} goes on on the server; follow it with: npx merlin deployments watch ${started}`,
+    );
+    const d = parsed(await merlin('deployments', 'get', started!, '--json'));
+    expect(d).toMatchObject({ id: started, status: 'running' });
   });
 
   it('usage mistakes exit 2, refusals 1 with the server’s message, an unreachable platform 4', async () => {

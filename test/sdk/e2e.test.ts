@@ -231,7 +231,7 @@ describe('SDK e2e against the local platform', () => {
     const done = await merlin.undeploy({ ...model, version: c });
     expect(done).toMatchObject({ kind: 'undeploy', status: 'succeeded' });
     expect(await merlin.endpoints.get({ ...model, version: c })).toMatchObject({ status: 'terminated' });
-    const endpoints = await merlin.modelEndpoints.list(model);
+    const endpoints = await merlin.modelEndpoints.list(model).all();
     expect(endpoints.map((e) => e.rule)).toEqual([{ destinations: [{ version: b, weight: 100 }] }]);
   });
 

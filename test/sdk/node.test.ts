@@ -61,6 +61,20 @@ describe('sigv4', () => {
     );
     expect(a.authorization).not.toBe(b.authorization);
   });
+
+  it('says what to do when there are no credentials to sign with', async () => {
+    const sign = sigv4({
+      ...EXAMPLE,
+      credentials: async () => {
+        throw new Error('Could not load credentials from any providers');
+      },
+    });
+    await expect(
+      sign({ method: 'GET', url: 'https://example.amazonaws.com/', headers: {}, body: undefined }),
+    ).rejects.toThrow(
+      /cannot sign the request with SigV4 \(Could not load credentials from any providers\): configure AWS credentials/,
+    );
+  });
 });
 
 describe('authFor', () => {
