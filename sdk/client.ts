@@ -145,7 +145,8 @@ export interface Prediction<T> {
 const enc = encodeURIComponent;
 const modelPath = (r: ModelRef) => `/v1/projects/${enc(r.project)}/models/${enc(r.model)}`;
 const versionPath = (r: VersionRef) => `${modelPath(r)}/versions/${r.version}`;
-const ifMatch = (o?: RequestOptions) => ({
+/** If-Match and Idempotency-Key headers from `RequestOptions`. */
+const optionHeaders = (o?: RequestOptions) => ({
   ...(o?.ifMatch !== undefined && { 'if-match': `"${o.ifMatch}"` }),
   ...(o?.idempotencyKey !== undefined && { 'idempotency-key': o.idempotencyKey }),
 });
@@ -265,13 +266,13 @@ export class Merlin {
 
   readonly projects = {
     create: (body: CreateProjectBody, o?: RequestOptions): Promise<Project> =>
-      this.#call('POST', '/v1/projects', body, ifMatch(o)),
+      this.#call('POST', '/v1/projects', body, optionHeaders(o)),
     get: (name: string): Promise<Project> => this.#call('GET', `/v1/projects/${enc(name)}`),
     list: (o?: ListOptions): PagedList<Project> => this.#list('/v1/projects', { ...o }),
     update: (name: string, patch: PatchProjectBody, o?: RequestOptions): Promise<Project> =>
-      this.#call('PATCH', `/v1/projects/${enc(name)}`, patch, ifMatch(o)),
+      this.#call('PATCH', `/v1/projects/${enc(name)}`, patch, optionHeaders(o)),
     delete: (name: string, o?: RequestOptions): Promise<void> =>
-      this.#call('DELETE', `/v1/projects/${enc(name)}`, undefined, ifMatch(o)),
+      this.#call('DELETE', `/v1/projects/${enc(name)}`, undefined, optionHeaders(o)),
     /** The project, created first when it does not exist. */
     ensure: (body: CreateProjectBody): Promise<Project & { created: boolean }> =>
       this.#ensure(
@@ -282,14 +283,14 @@ export class Merlin {
 
   readonly models = {
     create: (project: string, body: CreateModelBody, o?: RequestOptions): Promise<Model> =>
-      this.#call('POST', `/v1/projects/${enc(project)}/models`, body, ifMatch(o)),
+      this.#call('POST', `/v1/projects/${enc(project)}/models`, body, optionHeaders(o)),
     get: (ref: ModelRef): Promise<Model> => this.#call('GET', modelPath(ref)),
     list: (project: string, o?: ListOptions): PagedList<Model> =>
       this.#list(`/v1/projects/${enc(project)}/models`, { ...o }),
     update: (ref: ModelRef, patch: PatchModelBody, o?: RequestOptions): Promise<Model> =>
-      this.#call('PATCH', modelPath(ref), patch, ifMatch(o)),
+      this.#call('PATCH', modelPath(ref), patch, optionHeaders(o)),
     delete: (ref: ModelRef, o?: RequestOptions): Promise<void> =>
-      this.#call('DELETE', modelPath(ref), undefined, ifMatch(o)),
+      this.#call('DELETE', modelPath(ref), undefined, optionHeaders(o)),
     /** The model, created first when it does not exist (an existing model of another type is an error). */
     ensure: async (project: string, body: CreateModelBody): Promise<Model & { created: boolean }> => {
       const m = await this.#ensure(
@@ -308,7 +309,7 @@ export class Merlin {
 
   readonly versions = {
     create: (ref: ModelRef, body: CreateVersionBody = {}, o?: RequestOptions): Promise<ModelVersion> =>
-      this.#call('POST', `${modelPath(ref)}/versions`, body, ifMatch(o)),
+      this.#call('POST', `${modelPath(ref)}/versions`, body, optionHeaders(o)),
     get: (ref: VersionRef): Promise<ModelVersion> => this.#call('GET', versionPath(ref)),
     /** `label`: versions carrying every one of these labels. */
     list: (ref: ModelRef, o: { pageSize?: number; label?: Record<string, string> } = {}): PagedList<ModelVersion> =>
@@ -321,9 +322,9 @@ export class Merlin {
           : undefined,
       }),
     update: (ref: VersionRef, patch: PatchVersionBody, o?: RequestOptions): Promise<ModelVersion> =>
-      this.#call('PATCH', versionPath(ref), patch, ifMatch(o)),
+      this.#call('PATCH', versionPath(ref), patch, optionHeaders(o)),
     delete: (ref: VersionRef, o?: RequestOptions): Promise<void> =>
-      this.#call('DELETE', versionPath(ref), undefined, ifMatch(o)),
+      this.#call('DELETE', versionPath(ref), undefined, optionHeaders(o)),
   };
 
   readonly artifacts = {
@@ -482,7 +483,7 @@ export class Merlin {
       'PUT',
       `${modelPath(ref)}/endpoints/${enc(env)}`,
       { rule },
-      ifMatch({ ifMatch: o.ifMatch }),
+      optionHeaders({ ifMatch: o.ifMatch }),
     );
     await this.#follow(d, o, `Route ${ref.project}/${ref.model} in ${env}: ${formatRule(rule)}`);
     return this.modelEndpoints.get({ project: ref.project, model: ref.model }, env);
