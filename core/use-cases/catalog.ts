@@ -1,5 +1,5 @@
 /** Projects, models and versions: create, get, list. */
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { artifactPrefix, DEFAULT_MODEL_FILE, describeVersion } from '../names.js';
 import type { Deps, ModelKey, ProjectKey, VersionKey } from '../ports.js';
 import type {
