@@ -21,10 +21,14 @@ interface CompiledRoute extends RouteEntry {
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-export async function loadRoutes(load: (entry: string) => Promise<unknown>): Promise<CompiledRoute[]> {
+/**
+ * Binds each route to the handler of its group's module (`load('groups/<group>')`, a path under functions/api): the
+ * handler Lambda runs for that group on AWS, which dispatches on the route key as it does there.
+ */
+export async function loadRoutes(load: (module: string) => Promise<unknown>): Promise<CompiledRoute[]> {
   return Promise.all(
     API_ROUTES.map(async (r) => {
-      const mod = (await load(r.entry)) as { handler: LambdaHandler };
+      const mod = (await load(`groups/${r.group}`)) as { handler: LambdaHandler };
       const segments = r.path
         .split('/')
         .slice(1)
@@ -170,7 +174,7 @@ export function createApiGateway(routes: CompiledRoute[]) {
       }),
       isBase64Encoded: body.length > 0 && !isText(headers['content-type']),
     };
-    const result = await match.route.handler(event, context(requestId, `merlin-local-${match.route.entry}`));
+    const result = await match.route.handler(event, context(requestId, `merlin-local-api-${match.route.group}`));
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(result.headers ?? {})) {
       if (v !== undefined && v !== '') out[k] = String(v);

@@ -219,7 +219,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     },
   });
 
-  const api = createApiGateway(await loadRoutes((entry) => importSource('functions', 'api', entry)));
+  const api = createApiGateway(await loadRoutes((module) => importSource('functions', 'api', module)));
   const routers = [...clusters].map(([name, cluster]) => ({
     prefix: prefixes.get(name)!,
     route: createRouter(cluster),

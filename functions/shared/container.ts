@@ -28,6 +28,7 @@ import type {
   WorkflowPort,
 } from '../../core/ports.js';
 import { type FunctionEnv, readEnv, STATE_MACHINE_ENV } from './env.js';
+import { traced } from './observability.js';
 
 export interface LocalProviders {
   workflows: WorkflowPort;
@@ -83,7 +84,7 @@ class ClusterRegistry implements ClusterGateways {
 /** KMS envelope encryption where infra bound the secrets key; the key file locally; otherwise none. */
 function secretCipher(env: FunctionEnv): SecretCipher {
   if (env.SECRETS_KEY_ID) {
-    return new KmsCipher({ keyId: env.SECRETS_KEY_ID, client: kmsClient({ region: env.AWS_REGION }) });
+    return new KmsCipher({ keyId: env.SECRETS_KEY_ID, client: traced(kmsClient({ region: env.AWS_REGION })) });
   }
   if (env.MERLIN_SECRETS_KEY_FILE) return new LocalKeyCipher(env.MERLIN_SECRETS_KEY_FILE);
   return unconfiguredCipher('this function has no secrets key (SECRETS_KEY_ID or MERLIN_SECRETS_KEY_FILE)');
@@ -95,7 +96,7 @@ function secretCipher(env: FunctionEnv): SecretCipher {
  */
 function imageRegistry(env: FunctionEnv): ImageRegistry {
   if (env.IMAGE_REPOSITORY_URI) {
-    return new EcrImageRegistry(env.IMAGE_REPOSITORY_URI, ecrClient({ region: env.AWS_REGION }));
+    return new EcrImageRegistry(env.IMAGE_REPOSITORY_URI, traced(ecrClient({ region: env.AWS_REGION })));
   }
   return noImageRegistry(
     local
@@ -107,8 +108,9 @@ function imageRegistry(env: FunctionEnv): ImageRegistry {
 function build(): Deps {
   const env = readEnv();
   const environments = new Environments(JSON.parse(env.MERLIN_ENVIRONMENTS));
-  const db = documentClient({ region: env.AWS_REGION });
-  const s3 = s3Client({ region: env.AWS_REGION, forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
+  // X-Ray subsegments per AWS call on Lambda (traced() returns the client unchanged elsewhere).
+  const db = traced(documentClient({ region: env.AWS_REGION }));
+  const s3 = traced(s3Client({ region: env.AWS_REGION, forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 }));
   const arns = Object.fromEntries(
     Object.entries(STATE_MACHINE_ENV).map(([workflow, name]) => [workflow, env[name]]),
   ) as Record<WorkflowName, string>;
@@ -116,7 +118,7 @@ function build(): Deps {
     ...dynamoRepositories(db, env.TABLE_NAME),
     cipher: secretCipher(env),
     artifacts: new S3ArtifactStore(s3, env.ARTIFACT_BUCKET),
-    workflows: local?.workflows ?? new StepFunctionsWorkflows(sfnClient(), arns),
+    workflows: local?.workflows ?? new StepFunctionsWorkflows(traced(sfnClient()), arns),
     clusters: new ClusterRegistry(environments, env),
     images: imageRegistry(env),
     environments,

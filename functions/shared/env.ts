@@ -25,6 +25,8 @@ const optional = z.object({
   IMAGE_REPOSITORY_URI: z.string().min(1).optional(),
   /** The model-server container image EKS environments run unless their cluster config names one. */
   MODEL_SERVER_IMAGE: z.string().min(1).optional(),
+  /** The CDK stage (`dev`, `prod`, …): the `stage` dimension of business metrics (functions/shared/observability.ts). */
+  MERLIN_STAGE: z.string().min(1).optional(),
 });
 export type FunctionEnv = z.infer<typeof schema> & z.infer<typeof optional>;
 

@@ -10,6 +10,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from '../../core/errors.js';
+import { logger } from './observability.js';
 
 /** HTTP-only failures (media type, body size) that have no domain meaning. */
 export class HttpError extends Error {
@@ -47,14 +48,7 @@ export function errorResponse(error: unknown, requestId: string | undefined): AP
     status = error.status;
     payload = { code: error.code, message: error.message };
   } else {
-    console.error(
-      JSON.stringify({
-        level: 'error',
-        msg: 'unhandled error',
-        requestId,
-        error: String((error as Error)?.stack ?? error),
-      }),
-    );
+    logger.error('unhandled error', { requestId, error: error as Error });
     payload = { code: 'INTERNAL', message: 'internal error; the request id identifies it in the logs' };
   }
   return {

@@ -1,6 +1,8 @@
 /**
- * The one factory behind every API handler: fixed middy stack, zod parsing of path/query/body, one error mapping.
- * A route file is `defineRoute({...})` + `export const handler = httpHandler(route)`.
+ * The one factory behind every API handler: fixed middy stack (Powertools, headers, CORS, errors), zod parsing of
+ * path/query/body, one error mapping. A route file is `defineRoute({...})` + `export const handler =
+ * httpHandler(route)`; a route group (one Lambda per group on AWS, functions/api/groups/*) is
+ * `routeGroup(group, [routeModule, ...])`, which hands each event to the handler of its route.
  */
 import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
@@ -10,10 +12,11 @@ import type { z } from 'zod';
 import { ValidationError } from '../../core/errors.js';
 import type { Deps } from '../../core/ports.js';
 import { parseOrThrow } from '../../core/validation.js';
-import type { HttpMethod } from '../api/routes.js';
+import { API_ROUTES, type HttpMethod, type RouteGroup } from '../api/routes.js';
 import { getDeps } from './container.js';
 import { errorResponse, HttpError } from './http-errors.js';
 import { idempotent } from './idempotency.js';
+import { metrics, observability } from './observability.js';
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -123,6 +126,10 @@ export function httpHandler<
   B extends z.ZodType | undefined,
 >(route: RouteSpec<P, Q, B>) {
   const defaultStatus = Number(Object.keys(route.responses)[0] ?? 200);
+  // Routes that start a workflow answer 202 with the Deployment they started (DESIGN §4).
+  const startsDeployments = API_ROUTES.some(
+    (r) => r.startsWorkflow && r.method === route.method && r.path === route.path,
+  );
 
   const produce = async (event: APIGatewayProxyEventV2, raw: unknown): Promise<APIGatewayProxyStructuredResultV2> => {
     const params = route.params ? parseOrThrow(route.params, event.pathParameters ?? {}, 'path') : undefined;
@@ -156,7 +163,7 @@ export function httpHandler<
     };
   };
 
-  const run = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const respondOnce = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const raw = parseBody(event);
     const key = event.headers?.['idempotency-key'];
     if (route.method !== 'POST' || key === undefined) return produce(event, raw);
@@ -168,7 +175,17 @@ export function httpHandler<
     );
   };
 
+  const run = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const response = await respondOnce(event);
+    // A replayed idempotent answer (idempotent-replayed) started nothing new.
+    if (startsDeployments && response.statusCode === 202 && !response.headers?.['idempotent-replayed']) {
+      metrics().count('DeploymentStarted');
+    }
+    return response;
+  };
+
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
+    .use(observability<APIGatewayProxyEventV2>((event) => event.requestContext?.requestId))
     .use(httpHeaderNormalizer())
     .use(httpCors({ origins: ['*'], exposeHeaders: 'etag,location,idempotent-replayed' }))
     .use({
@@ -177,4 +194,44 @@ export function httpHandler<
       },
     })
     .handler(run);
+}
+
+type LambdaHttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** What a route module (functions/api/<entry>.ts) exports. */
+export interface RouteModule {
+  route: { method: HttpMethod; path: string };
+  handler: LambdaHttpHandler;
+}
+
+/**
+ * The Lambda handler of a route group: API Gateway names the matched route in `routeKey` (`POST /v1/projects`; the
+ * local gateway does the same), and the group hands the event to that route's handler. A group holds exactly the
+ * routes API_ROUTES assigns to it; anything else is a bug in the wiring and fails the cold start.
+ */
+export function routeGroup(
+  group: RouteGroup,
+  modules: readonly RouteModule[],
+): LambdaHttpHandler & { routeKeys: string[] } {
+  const handlers = new Map(modules.map((m) => [`${m.route.method} ${m.route.path}`, m.handler]));
+  const expected = API_ROUTES.filter((r) => r.group === group).map((r) => `${r.method} ${r.path}`);
+  const missing = expected.filter((k) => !handlers.has(k));
+  const extra = [...handlers.keys()].filter((k) => !expected.includes(k));
+  if (missing.length > 0 || extra.length > 0 || handlers.size !== modules.length) {
+    throw new Error(
+      `route group "${group}" does not match API_ROUTES: missing ${missing.join(', ') || 'none'}; not in the group ${extra.join(', ') || 'none'}`,
+    );
+  }
+  const dispatch = async (event: APIGatewayProxyEventV2, context: Context) => {
+    const handler = handlers.get(event.routeKey);
+    if (handler) return handler(event, context);
+    return errorResponse(
+      new HttpError(404, 'NOT_FOUND', `no route ${event.routeKey} in the ${group} group`),
+      event.requestContext?.requestId,
+    );
+  };
+  return Object.assign(dispatch, { routeKeys: expected });
 }

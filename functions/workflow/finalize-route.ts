@@ -2,4 +2,4 @@ import { finalizeRoute } from '../../core/use-cases/workflows.js';
 import { workflowHandler } from '../shared/workflow-handler.js';
 import { idInput } from './inputs.js';
 
-export const handler = workflowHandler(idInput, finalizeRoute);
+export const handler = workflowHandler(idInput, finalizeRoute, { endsDeployment: true });

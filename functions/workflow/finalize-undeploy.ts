@@ -2,4 +2,4 @@ import { finalizeUndeploy } from '../../core/use-cases/workflows.js';
 import { workflowHandler } from '../shared/workflow-handler.js';
 import { idInput } from './inputs.js';
 
-export const handler = workflowHandler(idInput, finalizeUndeploy);
+export const handler = workflowHandler(idInput, finalizeUndeploy, { endsDeployment: true });

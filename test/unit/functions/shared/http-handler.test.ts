@@ -171,7 +171,8 @@ describe('Use case: shaping the response', () => {
 describe('Use case: an unexpected failure', () => {
   it('should answer 500 INTERNAL without internals, and log the error with the request id', async () => {
     // Prepare
-    const log = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    // Powertools' logger writes JSON lines to its own console on stderr.
+    const log = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     deps.projects.failNext(
       'get',
       new TypeError("Cannot read properties of undefined (reading 'Item') at /var/task/secret.js"),
@@ -187,10 +188,18 @@ describe('Use case: an unexpected failure', () => {
       requestId: 'req-500',
     });
     expect(JSON.stringify(res.body)).not.toMatch(/Item|secret|TypeError/);
-    expect(log).toHaveBeenCalledTimes(1);
-    const logged = JSON.parse(String(log.mock.calls[0]?.[0]));
-    expect(logged).toMatchObject({ level: 'error', msg: 'unhandled error', requestId: 'req-500' });
-    expect(logged.error).toContain('TypeError');
+    const lines = log.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('unhandled error'));
+    log.mockRestore();
+    expect(lines).toHaveLength(1);
+    const logged = JSON.parse(lines[0]!);
+    expect(logged).toMatchObject({
+      level: 'ERROR',
+      message: 'unhandled error',
+      service: 'merlin',
+      requestId: 'req-500',
+      correlation_id: 'req-500',
+    });
+    expect(logged.error).toMatchObject({ name: 'TypeError' });
   });
 
   it('should answer 503 for a DependencyError', async () => {
