@@ -33,19 +33,22 @@ describe('Route groups: one Lambda per group (functions/api/groups)', () => {
     }
   });
 
-  it.each([...ROUTE_GROUPS])('should dispatch every route of the %s group to that route and no other', async (group) => {
-    const { handler } = await loadGroup(group);
+  it.each([...ROUTE_GROUPS])(
+    'should dispatch every route of the %s group to that route and no other',
+    async (group) => {
+      const { handler } = await loadGroup(group);
 
-    expect([...handler.routeKeys].sort()).toEqual(
-      API_ROUTES.filter((r) => r.group === group)
-        .map((r) => `${r.method} ${r.path}`)
-        .sort(),
-    );
-    const foreign = API_ROUTES.find((r) => r.group !== group)!;
-    const res = await handler(apiEvent({ method: foreign.method, path: foreign.path }), lambdaContext());
-    expect(res.statusCode).toBe(404);
-    expect(JSON.parse(res.body ?? '{}').error.code).toBe('NOT_FOUND');
-  });
+      expect([...handler.routeKeys].sort()).toEqual(
+        API_ROUTES.filter((r) => r.group === group)
+          .map((r) => `${r.method} ${r.path}`)
+          .sort(),
+      );
+      const foreign = API_ROUTES.find((r) => r.group !== group)!;
+      const res = await handler(apiEvent({ method: foreign.method, path: foreign.path }), lambdaContext());
+      expect(res.statusCode).toBe(404);
+      expect(JSON.parse(res.body ?? '{}').error.code).toBe('NOT_FOUND');
+    },
+  );
 
   it('should answer through the group exactly as the route handler does (health, create project)', async () => {
     const meta = await loadGroup('meta');
