@@ -11,7 +11,7 @@ import { WorkflowStack } from './stacks/workflow-stack.js';
 export interface BuildAppOptions {
   /** An existing app (the CLI entry passes the one carrying its context); a new one otherwise. */
   app?: App;
-  /** `dev` unless given; names stacks `Merlin-<stage>-*` and decides removal policies. */
+  /** `dev` unless given; names stacks `Merlin-<stage>-*`; its settings: defaults, then config `stages`, then context. */
   stage?: string;
   /** The environments config; the built-in single `local` environment unless given. */
   config?: MerlinConfig;
@@ -49,8 +49,12 @@ export const newApp = (options: Pick<BuildAppOptions, 'bundle' | 'bundleStacks'>
  */
 export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
   const app = options.app ?? newApp(options);
-  const settings = stageSettings(options.stage ?? 'dev');
   const config = options.config ?? { environments: DEFAULT_ENVIRONMENTS };
+  const settings = stageSettings(options.stage ?? 'dev', {
+    file: config.stages,
+    context: app.node.tryGetContext('stages'),
+    ...(options.configSource && { fileName: options.configSource }),
+  });
   const environments = environmentsJson(config, options.configSource);
   const images = servingConfig(
     config,

@@ -12,9 +12,14 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 export const CONFIG_FILE = 'merlin.config.json';
 
-/** `{"environments": [...], "modelServerImage"?, "imageBuildArchitecture"?}`: merlin.config.json (DESIGN §7). */
+/**
+ * `{"environments": [...], "modelServerImage"?, "imageBuildArchitecture"?, "stages"?}`: merlin.config.json
+ * (DESIGN §7).
+ */
 export interface MerlinConfig {
   environments: unknown;
+  /** Per-stage settings of the CDK app (stageSettings): `{ "prod": { "authorizer": {...}, ... } }`. */
+  stages?: unknown;
   /** The model-server image EKS environments run unless their cluster names one (MODEL_SERVER_IMAGE); docs/eks.md. */
   modelServerImage?: unknown;
   /** CPU architecture of the images built from artifacts: that of the EKS nodes (default x86_64). */
@@ -77,28 +82,124 @@ export class ConfigError extends Error {
 
 const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
 
-/** What differs between stages. Everything stateful is kept outside `dev`. */
+/** Log retentions CloudWatch Logs accepts (RetentionDays), in days. */
+const RETENTIONS = new Set<number>(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
+
+/**
+ * Who may call the API. `iam`: SigV4-signed requests of principals whose IAM policy allows `execute-api:Invoke`
+ * (the SDK's `sigv4()`). `jwt`: a bearer token from an OIDC issuer (Cognito, Auth0, Okta, …) whose `aud` is one of
+ * `audience` (the SDK's `bearer(token)`). There is no anonymous option: only `/healthz` answers without credentials.
+ */
+const authorizerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('iam') }),
+  z.strictObject({
+    type: z.literal('jwt'),
+    issuer: z.url({ protocol: /^https$/, error: 'must be the https URL of the OIDC issuer' }),
+    audience: z.array(z.string().min(1)).min(1),
+    /** OAuth scopes every route requires (none by default). */
+    scopes: z.array(z.string().min(1)).optional(),
+  }),
+]);
+export type AuthorizerConfig = z.infer<typeof authorizerSchema>;
+
+/** One stage's settings in merlin.config.json `stages` or the `stages` context; every field optional. */
+const stageOverridesSchema = z.strictObject({
+  /** `retain` keeps the table, bucket, keys, repository and logs when a stack is deleted; `destroy` removes them. */
+  removalPolicy: z.enum(['retain', 'destroy']).optional(),
+  /** DynamoDB deletion protection on the table. */
+  deletionProtection: z.boolean().optional(),
+  /** Retention of every log group (functions, state machines, API access logs, builds), in days. */
+  logRetentionDays: z
+    .number()
+    .refine((d) => RETENTIONS.has(d), { error: `must be one of ${[...RETENTIONS].join(', ')}` })
+    .optional(),
+  authorizer: authorizerSchema.optional(),
+  /** API Gateway stage throttling for every route: steady requests per second and the burst above it. */
+  throttle: z
+    .strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.int().min(1).max(5000) })
+    .optional(),
+});
+export type StageOverrides = z.infer<typeof stageOverridesSchema>;
+const stagesSchema = z.record(
+  z.string().regex(STAGE, 'a stage name: 1-20 lowercase letters, digits and hyphens'),
+  stageOverridesSchema,
+);
+
+/** `dev` is disposable; every other stage (prod and user-defined ones) is kept and protected unless configured. */
+const DEV_DEFAULTS: Required<Omit<StageOverrides, 'authorizer'>> & { authorizer: AuthorizerConfig } = {
+  removalPolicy: 'destroy',
+  deletionProtection: false,
+  logRetentionDays: RetentionDays.ONE_WEEK,
+  authorizer: { type: 'iam' },
+  throttle: { rateLimit: 50, burstLimit: 100 },
+};
+const KEPT_DEFAULTS: typeof DEV_DEFAULTS = {
+  removalPolicy: 'retain',
+  deletionProtection: true,
+  logRetentionDays: RetentionDays.THREE_MONTHS,
+  authorizer: { type: 'iam' },
+  throttle: { rateLimit: 200, burstLimit: 400 },
+};
+
+/** What differs between stages (DESIGN §7): defaults by stage, then merlin.config.json `stages`, then cdk context. */
 export interface StageSettings {
   stage: string;
   /** `Merlin-<stage>`: prefix of stack and physical names. */
   prefix: string;
-  /** RETAIN for data (table, bucket) and logs outside dev; DESTROY in dev. */
+  /** RETAIN for data (table, bucket, keys, repository) and logs outside dev; DESTROY in dev. */
   removalPolicy: RemovalPolicy;
+  /** DynamoDB deletion protection (on outside dev). */
+  deletionProtection: boolean;
   logRetention: RetentionDays;
+  authorizer: AuthorizerConfig;
+  throttle: { rateLimit: number; burstLimit: number };
 }
 
-export const stageSettings = (stage: unknown): StageSettings => {
+/** Where stage settings may come from besides the built-in defaults. */
+export interface StageSources {
+  /** merlin.config.json `stages`: `{ "<stage>": { ...overrides } }`. */
+  file?: unknown;
+  /** The `stages` context (cdk.json or `-c stages='{"prod":{...}}'`), same shape, taking precedence. */
+  context?: unknown;
+  /** For messages: where `file` came from. */
+  fileName?: string;
+}
+
+const parseStages = (value: unknown, where: string): z.infer<typeof stagesSchema> => {
+  if (value === undefined) return {};
+  let raw = value;
+  if (typeof value === 'string') {
+    try {
+      raw = JSON.parse(value);
+    } catch (err) {
+      throw new ConfigError(`${where}: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const parsed = stagesSchema.safeParse(raw);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`${where}: ${msg}`);
+  }
+  return parsed.data;
+};
+
+export const stageSettings = (stage: unknown, sources: StageSources = {}): StageSettings => {
   if (typeof stage !== 'string' || !STAGE.test(stage)) {
     throw new ConfigError(
       `invalid stage ${JSON.stringify(stage)}: use 1-20 lowercase letters, digits and hyphens, starting with a letter (cdk synth -c stage=dev)`,
     );
   }
-  const dev = stage === 'dev';
+  const file = parseStages(sources.file, `${sources.fileName ?? CONFIG_FILE} stages`);
+  const context = parseStages(sources.context, 'the "stages" context');
+  const s = { ...(stage === 'dev' ? DEV_DEFAULTS : KEPT_DEFAULTS), ...file[stage], ...context[stage] };
   return {
     stage,
     prefix: `Merlin-${stage}`,
-    removalPolicy: dev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    logRetention: dev ? RetentionDays.ONE_WEEK : RetentionDays.ONE_MONTH,
+    removalPolicy: s.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    deletionProtection: s.deletionProtection,
+    logRetention: s.logRetentionDays as RetentionDays,
+    authorizer: s.authorizer,
+    throttle: s.throttle,
   };
 };
 
@@ -126,8 +227,8 @@ export const readMerlinConfig = (root: string = REPO_ROOT): MerlinConfig => {
   if (typeof parsed !== 'object' || parsed === null || !('environments' in parsed)) {
     throw new ConfigError(`${CONFIG_FILE}: expected an object {"environments": [...]}`);
   }
-  const { environments, modelServerImage, imageBuildArchitecture } = parsed as MerlinConfig;
-  return { environments, modelServerImage, imageBuildArchitecture };
+  const { environments, modelServerImage, imageBuildArchitecture, stages } = parsed as MerlinConfig;
+  return { environments, modelServerImage, imageBuildArchitecture, ...(stages !== undefined && { stages }) };
 };
 
 /**

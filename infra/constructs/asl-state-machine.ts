@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RemovalPolicy } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type ServiceTaskState, taskKeyOfPlaceholder, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
+import { acknowledge, XRAY_REASON } from '../acknowledgments.js';
 import { REPO_ROOT } from '../config.js';
 
 const PLACEHOLDER = /\$\{[^}]*\}/g;
@@ -85,10 +87,12 @@ export interface AslStateMachineProps {
 /**
  * A STANDARD state machine from an ASL file in statemachines/, inlined (`DefinitionBody.fromString`) so the template
  * carries the states, with `${<Task>FunctionArn}` resolved through `definitionSubstitutions`. Logs everything
- * (ALL, with execution data) to its own log group and traces with X-Ray.
+ * (ALL, with execution data) to its own log group, traces with X-Ray, and raises an alarm on failed executions.
  */
 export class AslStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
+  /** In ALARM while executions fail, time out or are aborted (any in 5 minutes); OK again after a quiet period. */
+  readonly failedExecutionsAlarm: cloudwatch.Alarm;
   /** Task keys the definition names (the functions this state machine may invoke). */
   readonly tasks: readonly WorkflowTaskKey[];
   /** Its Task states that call a service integration instead of a function (SERVICE_TASKS names). */
@@ -131,7 +135,39 @@ export class AslStateMachine extends Construct {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
-    for (const key of tasks) props.functions[key]?.grantInvoke(this.stateMachine);
+    // The unqualified ARNs the definition names, nothing else (grantInvoke would add every version and alias).
+    const invoked = tasks.flatMap((key) => props.functions[key]?.functionArn ?? []);
+    if (invoked.length > 0) {
+      this.stateMachine.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invoked }),
+      );
+    }
+    acknowledge(
+      this.stateMachine.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      `${XRAY_REASON} Logging to CloudWatch Logs likewise needs logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies and DescribeLogGroups on "*" (Step Functions vended logs).`,
+    );
+
+    // A failed execution is a failed deployment that Record Failure could not even record, or one it recorded:
+    // either way someone should look. Timeouts and aborts count too.
+    const failures = new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+      usingMetrics: {
+        failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
+        timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+        aborted: this.stateMachine.metricAborted({ statistic: 'Sum' }),
+      },
+      label: 'failed, timed-out and aborted executions',
+      period: Duration.minutes(5),
+    });
+    this.failedExecutionsAlarm = failures.createAlarm(this, 'FailedExecutionsAlarm', {
+      alarmName: `${props.stateMachineName}-failed-executions`,
+      alarmDescription: `Executions of ${props.stateMachineName} failed, timed out or were aborted (${props.definitionFile})`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     for (const [, binding] of services) {
       for (const statement of binding.statements) this.stateMachine.addToRolePolicy(statement);
     }

@@ -1,13 +1,16 @@
+import { Aws, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
 import { ENCRYPTION_CONTEXT_KEYS } from '../../adapters/crypto/kms-cipher.js';
 import type { WorkflowName } from '../../core/ports.js';
 import { type FunctionEnv, STATE_MACHINE_ENV } from '../../functions/shared/env.js';
+import { acknowledgeWildcardResource } from '../acknowledgments.js';
 
 /**
  * Wiring helpers: each sets the variables of the function environment contract (functions/shared/env.ts) together
@@ -20,19 +23,101 @@ const setVariable = (fn: lambda.Function, name: ContractVariable, value: string)
   fn.addEnvironment(name, value);
 };
 
-/** `TABLE_NAME` + read/write on the table and its indexes. */
+/** The table's global secondary indexes (DataStack creates them; adapters/dynamodb queries them by name). */
+export const TABLE_INDEXES = ['GSI1'] as const;
+
+/** What adapters/dynamodb does with items: single-item reads and writes and queries; no scans, batches or admin. */
+export const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+] as const;
+
+/** `TABLE_NAME` + the item actions the adapters use, on the table and its named indexes only. */
 export const bindTable = (fn: lambda.Function, table: dynamodb.ITable): void => {
   setVariable(fn, 'TABLE_NAME', table.tableName);
-  table.grantReadWriteData(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: [...TABLE_ACTIONS],
+      resources: [table.tableArn, ...TABLE_INDEXES.map((index) => `${table.tableArn}/index/${index}`)],
+    }),
+  );
 };
 
+/** Where every artifact lives in the bucket (core/names.ts artifactPrefix). */
+export const ARTIFACTS_PREFIX = 'artifacts/';
+
 /**
- * `ARTIFACT_BUCKET`; with `readWrite`, the object access presigned PUT/GET URLs need (they are signed with the
- * function's role). `none` only names the bucket.
+ * The artifacts bucket's physical name: fixed per stage, account and region (at most 55 characters), so that the
+ * stacks that use it name it without a cross-stack reference and every policy names the same ARN.
  */
-export const bindBucket = (fn: lambda.Function, bucket: s3.IBucket, access: 'readWrite' | 'none'): void => {
+export const artifactsBucketName = (stage: string): string => `merlin-${stage}-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
+
+/** The artifacts bucket (DataStack) as another stack of the same stage sees it: by name, with its KMS key. */
+export const artifactsBucket = (scope: Construct, stage: string, bucket: s3.IBucket): s3.IBucket =>
+  s3.Bucket.fromBucketAttributes(scope, 'ArtifactsBucket', {
+    bucketName: artifactsBucketName(stage),
+    ...(bucket.encryptionKey && { encryptionKey: bucket.encryptionKey }),
+  });
+
+/**
+ * Reading artifacts: objects under the artifacts prefix, listing only that prefix, and decrypting with the bucket's
+ * key through S3 only. What image builds and model servers need (ServingStack).
+ */
+export const artifactReadStatements = (bucket: s3.IBucket): iam.PolicyStatement[] => [
+  new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)] }),
+  new iam.PolicyStatement({
+    actions: ['s3:ListBucket'],
+    resources: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
+  }),
+  ...artifactKeyStatements(bucket, ['kms:Decrypt']),
+];
+
+const artifactKeyStatements = (bucket: s3.IBucket, actions: string[]): iam.PolicyStatement[] =>
+  bucket.encryptionKey
+    ? [
+        new iam.PolicyStatement({
+          actions,
+          resources: [bucket.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(bucket).region}.amazonaws.com` } },
+        }),
+      ]
+    : [];
+
+/**
+ * `ARTIFACT_BUCKET`; with `artifacts`, get/put/delete on the objects under the artifacts prefix and listing that
+ * prefix (presigned PUT/GET URLs are signed with the function's role, so the role must allow what the URL does), and
+ * the bucket key's data keys through S3 only. `none` only names the bucket.
+ */
+export const bindBucket = (fn: lambda.Function, bucket: s3.IBucket, access: 'artifacts' | 'none'): void => {
   setVariable(fn, 'ARTIFACT_BUCKET', bucket.bucketName);
-  if (access === 'readWrite') bucket.grantReadWrite(fn);
+  if (access === 'none') return;
+  const statements = [
+    new iam.PolicyStatement({
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      resources: [bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)],
+    }),
+    new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
+    }),
+    ...artifactKeyStatements(bucket, ['kms:Decrypt', 'kms:GenerateDataKey']),
+  ];
+  for (const statement of statements) fn.addToRolePolicy(statement);
+  acknowledgeWildcardResource(fn.role!, bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`), ARTIFACTS_REASON);
+};
+
+/** Why a policy may name every object under the artifacts prefix. */
+export const ARTIFACTS_REASON =
+  'Prefix-scoped: the objects of every model version live under artifacts/<project>/<model>/<version>/ (core/names.ts artifactPrefix), created at run time, so no narrower static ARN exists; nothing outside the prefix is granted, and listing is limited to it by an s3:prefix condition.';
+
+/** `MERLIN_STAGE`: the `stage` dimension of the business metrics (functions/shared/observability.ts). */
+export const bindStage = (fn: lambda.Function, stage: string): void => {
+  setVariable(fn, 'MERLIN_STAGE', stage);
 };
 
 /** The three `*_STATE_MACHINE_ARN` variables + `states:StartExecution` on exactly those state machines. */

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   type BundlingOptions,
@@ -11,6 +12,7 @@ import {
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ENV_NAMES } from '../../functions/shared/env.js';
+import { acknowledge, XRAY_REASON } from '../acknowledgments.js';
 import { REPO_ROOT } from '../config.js';
 
 /**
@@ -47,6 +49,7 @@ export interface MerlinFunctionProps
     | 'logRetention'
     | 'projectRoot'
     | 'depsLockFilePath'
+    | 'role'
   > {
   /** Handler file relative to the repository root, e.g. `functions/api/get-health.ts`; it exports `handler`. */
   entry: string;
@@ -71,6 +74,12 @@ export class MerlinFunction extends NodejsFunction {
     super(scope, id, MerlinFunction.withDefaults(scope, id, props));
     this.entry = path.resolve(REPO_ROOT, props.entry);
     this.node.addValidation({ validate: () => this.missingEnvironment() });
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime Merlin targets (DESIGN §2-3: ARM64, Node 22; bundles built with target node22); moving to a newer runtime is a deliberate upgrade, not a default.',
+    );
+    acknowledge(this.role!, 'AwsSolutions-IAM5[Resource::*]', XRAY_REASON);
   }
 
   private static withDefaults(scope: Construct, id: string, props: MerlinFunctionProps): NodejsFunctionProps {
@@ -79,6 +88,18 @@ export class MerlinFunction extends NodejsFunction {
       retention: logRetention,
       removalPolicy: logRemovalPolicy,
     });
+    // Its own role instead of AWSLambdaBasicExecutionRole (which may write to every log group of the account): it
+    // writes to its own log group only. Bindings (constructs/bindings.ts) add exactly what the function uses.
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Merlin function ${id}: its log group and what its bindings grant`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     // An override given as `undefined` (e.g. `timeout: TIMEOUTS[key]`) keeps the default instead of erasing it.
     const overrides = definedOnly(rest);
     return {
@@ -91,6 +112,7 @@ export class MerlinFunction extends NodejsFunction {
       architecture: lambda.Architecture.ARM_64,
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
+      role,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: { ...DEFAULT_ENVIRONMENT, ...environment },

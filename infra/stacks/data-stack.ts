@@ -4,24 +4,30 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { StageSettings } from '../config.js';
+import { artifactsBucketName, TABLE_INDEXES } from '../constructs/bindings.js';
 
 export interface DataStackProps extends StackProps {
   settings: StageSettings;
 }
 
 /**
- * The stateful part: the control-plane table and the artifacts bucket. Kept (RETAIN, deletion protection) outside
- * `dev`; the stateless stacks receive both as props.
+ * The stateful part: the control-plane table, the artifacts bucket (with its server access logs) and the keys. Kept
+ * (RETAIN, deletion protection) outside `dev` unless the stage config says otherwise; the stateless stacks receive
+ * them as props.
  */
 export class DataStack extends Stack {
   readonly table: dynamodb.Table;
   readonly bucket: s3.Bucket;
+  /** Encrypts the artifacts bucket (SSE-KMS with an S3 bucket key); granted with the bucket's object grants. */
+  readonly artifactsKey: kms.Key;
+  /** Server access logs of the artifacts bucket. */
+  readonly accessLogsBucket: s3.Bucket;
   /** Encrypts project secrets (envelope encryption: KMS data keys, AES-256-GCM in the functions). */
   readonly secretsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    const { removalPolicy } = props.settings;
+    const { removalPolicy, deletionProtection, stage } = props.settings;
     const retain = removalPolicy === RemovalPolicy.RETAIN;
 
     // Table, not TableV2: TableV2 synthesizes an AWS::DynamoDB::GlobalTable, which this single-region table is not.
@@ -30,20 +36,51 @@ export class DataStack extends Stack {
       sortKey: { name: 'SK', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: retain,
+      deletionProtection,
       removalPolicy,
       // Idempotency records and leases carry `ttl` (epoch seconds); DynamoDB removes them after it.
       timeToLiveAttribute: 'ttl',
     });
-    this.table.addGlobalSecondaryIndex({
-      indexName: 'GSI1',
-      partitionKey: { name: 'GSI1PK', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'GSI1SK', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
+    for (const index of TABLE_INDEXES) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index,
+        partitionKey: { name: `${index}PK`, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: `${index}SK`, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+
+    // Who reads and writes artifacts (S3 request, object key, principal), kept as long as the stage keeps its logs.
+    // Log delivery supports SSE-S3 only (not SSE-KMS) on the target bucket.
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      lifecycleRules: [
+        { id: 'ExpireAccessLogs', expiration: Duration.days(Math.min(props.settings.logRetention, 3653)) },
+        { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy,
+      autoDeleteObjects: !retain,
+    });
+
+    this.artifactsKey = new kms.Key(this, 'ArtifactsKey', {
+      description: `Merlin ${stage}: encrypts model artifacts at rest (S3 bucket key)`,
+      enableKeyRotation: true,
+      removalPolicy,
+      ...(!retain && { pendingWindow: Duration.days(7) }),
     });
 
     this.bucket = new s3.Bucket(this, 'Artifacts', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      bucketName: artifactsBucketName(stage),
+      // SSE-KMS under our own key: reading an artifact needs kms:Decrypt on it besides s3:GetObject, so a bucket
+      // policy mistake alone exposes nothing. The bucket key keeps KMS calls (and cost) per object low.
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.artifactsKey,
+      bucketKeyEnabled: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'artifacts-bucket/',
       versioned: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -60,6 +97,8 @@ export class DataStack extends Stack {
       ],
       lifecycleRules: [
         { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        // Replaced and deleted files stay recoverable for a while (versioning), then stop costing.
+        { id: 'ExpireNoncurrentVersions', noncurrentVersionExpiration: Duration.days(30) },
       ],
       removalPolicy,
       // In dev, `cdk destroy` empties the bucket first (a versioned bucket is otherwise never empty).
@@ -68,7 +107,7 @@ export class DataStack extends Stack {
 
     // Without this key no stored secret can be read again: kept outside dev like the table.
     this.secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: `Merlin ${props.settings.stage}: encrypts project secrets (data keys for AES-256-GCM)`,
+      description: `Merlin ${stage}: encrypts project secrets (data keys for AES-256-GCM)`,
       enableKeyRotation: true,
       removalPolicy,
       ...(!retain && { pendingWindow: Duration.days(7) }),

@@ -1,14 +1,16 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { acknowledge, acknowledgeWildcardResource } from '../acknowledgments.js';
 import type { ImageBuildArchitecture, StageSettings } from '../config.js';
+import { ARTIFACTS_PREFIX, ARTIFACTS_REASON, artifactReadStatements, artifactsBucket } from '../constructs/bindings.js';
 
 /** Where every artifact lives in the bucket (core/names.ts artifactPrefix): what builds and model servers read. */
-export const ARTIFACTS_PREFIX = 'artifacts/';
+export { ARTIFACTS_PREFIX };
 
 /** A build longer than this fails the deployment with `image build TIMED_OUT`. */
 export const IMAGE_BUILD_TIMEOUT = Duration.minutes(30);
@@ -47,7 +49,10 @@ export const IMAGE_BUILDSPEC = {
 
 export interface ServingStackProps extends StackProps {
   settings: StageSettings;
-  /** The artifacts bucket (DataStack.bucket): builds read their context from it, model servers their artifacts. */
+  /**
+   * The artifacts bucket (DataStack.bucket, with its KMS key): builds read their context from it, model servers their
+   * artifacts.
+   */
   bucket: s3.IBucket;
   /** The CPU architecture of the built images: that of the EKS nodes that run them. */
   imageBuildArchitecture: ImageBuildArchitecture;
@@ -66,7 +71,8 @@ export class ServingStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     super(scope, id, props);
-    const { settings, bucket } = props;
+    const { settings } = props;
+    const bucket = artifactsBucket(this, settings.stage, props.bucket);
     const retain = settings.removalPolicy === RemovalPolicy.RETAIN;
 
     this.repository = new ecr.Repository(this, 'ModelImages', {
@@ -121,14 +127,7 @@ export class ServingStack extends Stack {
     });
 
     // Read: the artifact of the version being built, i.e. anything under the artifacts prefix, and nothing else.
-    const readArtifacts = [
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)] }),
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
-      }),
-    ];
+    const readArtifacts = artifactReadStatements(bucket);
     for (const statement of readArtifacts) role.addToPolicy(statement);
     // Push: this repository only (GetAuthorizationToken has no resource-level permission).
     role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
@@ -151,6 +150,30 @@ export class ServingStack extends Stack {
       description: `Merlin ${settings.stage}: model servers read model artifacts`,
       statements: readArtifacts,
     });
+
+    const artifactObjects = bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`);
+    acknowledgeWildcardResource(this.modelServerPolicy, artifactObjects, ARTIFACTS_REASON);
+    acknowledgeWildcardResource(role, artifactObjects, ARTIFACTS_REASON);
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken supports no resource-level permissions (docker login to the registry); every push action is limited to the model images repository.',
+    );
+    acknowledgeWildcardResource(
+      role,
+      this.formatArn({
+        service: 'logs',
+        resource: 'log-group',
+        resourceName: `/aws/codebuild/${this.imageBuild.projectName}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+      'CodeBuild writes each build to a new log stream of the project’s own log group (/aws/codebuild/<project>): the wildcard covers those streams only (granted by the CodeBuild construct).',
+    );
+    acknowledge(
+      this.imageBuild,
+      'AwsSolutions-CB4',
+      'The project produces no build artifacts and uses no cache (NO_ARTIFACTS): its only output is the image it pushes to ECR, encrypted at rest there; a KMS key for CodeBuild would encrypt nothing.',
+    );
 
     new CfnOutput(this, 'ModelImagesRepositoryUri', {
       value: this.repository.repositoryUri,

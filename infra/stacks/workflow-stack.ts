@@ -12,11 +12,13 @@ import { STATE_MACHINE_FILES, WORKFLOW_TASKS, type WorkflowTaskKey } from '../..
 import { eksClusters, type StageSettings } from '../config.js';
 import { AslStateMachine } from '../constructs/asl-state-machine.js';
 import {
+  artifactsBucket,
   bindBucket,
   bindEnvironments,
   bindImageRepository,
   bindModelServerImage,
   bindSecretsKey,
+  bindStage,
   bindTable,
   grantClusterAccess,
   nameStateMachines,
@@ -79,6 +81,7 @@ export class WorkflowStack extends Stack {
   constructor(scope: Construct, id: string, props: WorkflowStackProps) {
     super(scope, id, props);
     const { settings } = props;
+    const bucket = artifactsBucket(this, settings.stage, props.bucket);
     const workflows = Object.entries(STATE_MACHINE_FILES) as [WorkflowName, string][];
 
     // Fixed names make the ARNs known without referencing the state machines, which reference the functions.
@@ -111,10 +114,11 @@ export class WorkflowStack extends Stack {
       });
       bindTable(fn, props.table);
       // Tasks name the bucket but do not touch it (model servers read artifacts with their own identity).
-      bindBucket(fn, props.bucket, 'none');
+      bindBucket(fn, bucket, 'none');
       // Tasks never start executions; the contract still asks for the ARNs (see nameStateMachines).
       nameStateMachines(fn, arns);
       bindEnvironments(fn, props.environmentsJson);
+      bindStage(fn, settings.stage);
       if (DECRYPTS_SECRETS.includes(key)) bindSecretsKey(fn, props.secretsKey, 'decrypt');
       const images = IMAGE_REPOSITORY_ACCESS[key];
       if (images) bindImageRepository(fn, props.imageBuild.repository, images);

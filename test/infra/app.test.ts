@@ -57,9 +57,82 @@ describe('Merlin CDK app', () => {
       expect(() => stageSettings(42)).toThrow(/invalid stage 42/);
     });
 
-    it('should keep data and logs outside dev only', () => {
-      expect(stageSettings('dev').removalPolicy).toBe(RemovalPolicy.DESTROY);
-      expect(stageSettings('prod').removalPolicy).toBe(RemovalPolicy.RETAIN);
+    it('should keep and protect data outside dev by default: removal, deletion protection, retention, auth, throttle', () => {
+      expect(stageSettings('dev')).toMatchObject({
+        removalPolicy: RemovalPolicy.DESTROY,
+        deletionProtection: false,
+        logRetention: 7,
+        authorizer: { type: 'iam' },
+        throttle: { rateLimit: 50, burstLimit: 100 },
+      });
+      for (const stage of ['prod', 'staging']) {
+        expect(stageSettings(stage), stage).toMatchObject({
+          prefix: `Merlin-${stage}`,
+          removalPolicy: RemovalPolicy.RETAIN,
+          deletionProtection: true,
+          logRetention: 90,
+          authorizer: { type: 'iam' },
+          throttle: { rateLimit: 200, burstLimit: 400 },
+        });
+      }
+    });
+
+    it('should take a stage from merlin.config.json "stages", the "stages" context (object or JSON) overriding it', () => {
+      const file = {
+        staging: {
+          logRetentionDays: 14,
+          authorizer: { type: 'jwt', issuer: 'https://id.example.com', audience: ['merlin'] },
+        },
+      };
+      const fromFile = stageSettings('staging', { file });
+      const overridden = stageSettings('staging', {
+        file,
+        context: JSON.stringify({ staging: { logRetentionDays: 30, throttle: { rateLimit: 10, burstLimit: 20 } } }),
+      });
+
+      expect(fromFile).toMatchObject({
+        logRetention: 14,
+        deletionProtection: true,
+        authorizer: { type: 'jwt', issuer: 'https://id.example.com', audience: ['merlin'] },
+        throttle: { rateLimit: 200, burstLimit: 400 },
+      });
+      expect(overridden).toMatchObject({
+        logRetention: 30,
+        authorizer: { type: 'jwt' },
+        throttle: { rateLimit: 10, burstLimit: 20 },
+      });
+      expect(stageSettings('prod', { file }).logRetention).toBe(90);
+    });
+
+    it('should refuse an invalid stage config, naming where it came from and the field', () => {
+      expect(() => stageSettings('prod', { file: { prod: { logRetentionDays: 10 } } })).toThrow(
+        /^merlin\.config\.json stages: prod\.logRetentionDays: must be one of 1, 3, 5, 7/,
+      );
+      expect(() =>
+        stageSettings('prod', {
+          file: { prod: { authorizer: { type: 'jwt', issuer: 'http://id', audience: ['a'] } } },
+        }),
+      ).toThrow(/prod\.authorizer\.issuer: must be the https URL of the OIDC issuer/);
+      expect(() => stageSettings('prod', { file: { prod: { authorizer: { type: 'none' } } } })).toThrow(
+        /prod\.authorizer/,
+      );
+      expect(() => stageSettings('prod', { context: { prod: { throttle: { rateLimit: 0, burstLimit: 1 } } } })).toThrow(
+        /^the "stages" context: prod\.throttle\.rateLimit/,
+      );
+      expect(() => stageSettings('prod', { context: { prod: { retain: true } } })).toThrow(/Unrecognized key/);
+      expect(() => stageSettings('prod', { context: '{' })).toThrow(/^the "stages" context: not valid JSON/);
+      expect(() => buildApp({ config: { environments: DEFAULT_ENVIRONMENTS, stages: [] }, bundle: false })).toThrow(
+        ConfigError,
+      );
+    });
+
+    it('should read the stage settings the CDK CLI passes as context (-c stage=prod -c stages=...)', () => {
+      const app = newApp({ bundle: false });
+      app.node.setContext('stages', JSON.stringify({ prod: { deletionProtection: false } }));
+      const built = buildApp({ app, stage: 'prod' });
+      Template.fromStack(built.data).hasResourceProperties('AWS::DynamoDB::Table', {
+        DeletionProtectionEnabled: false,
+      });
     });
   });
 
@@ -77,6 +150,12 @@ describe('Merlin CDK app', () => {
     it('should read {"environments": [...]} from merlin.config.json', () => {
       writeFileSync(path.join(dir, 'merlin.config.json'), JSON.stringify(EKS_CONFIG));
       expect(readMerlinConfig(dir)).toEqual(EKS_CONFIG);
+    });
+
+    it('should read the "stages" of merlin.config.json too', () => {
+      const stages = { prod: { throttle: { rateLimit: 100, burstLimit: 200 } } };
+      writeFileSync(path.join(dir, 'merlin.config.json'), JSON.stringify({ ...EKS_CONFIG, stages }));
+      expect(readMerlinConfig(dir)).toEqual({ ...EKS_CONFIG, stages });
     });
 
     it('should fail with the file named on malformed JSON or a wrong shape', () => {

@@ -3,19 +3,21 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { newApp } from '../../infra/build-app.js';
 import { stageSettings } from '../../infra/config.js';
 import { DataStack } from '../../infra/stacks/data-stack.js';
-import { resources } from './template-helpers.js';
+import { logicalId, resource, resources } from './template-helpers.js';
 
-const synth = (stage: string): Template => {
-  const stack = new DataStack(newApp(), `Merlin-${stage}-Data`, { settings: stageSettings(stage) });
-  return Template.fromStack(stack);
-};
+const stackOf = (stage: string): DataStack =>
+  new DataStack(newApp(), `Merlin-${stage}-Data`, { settings: stageSettings(stage) });
 
 describe('DataStack', () => {
+  let devStack: DataStack;
+  let prodStack: DataStack;
   let dev: Template;
   let prod: Template;
   beforeAll(() => {
-    dev = synth('dev');
-    prod = synth('prod');
+    devStack = stackOf('dev');
+    prodStack = stackOf('prod');
+    dev = Template.fromStack(devStack);
+    prod = Template.fromStack(prodStack);
   });
 
   describe('table', () => {
@@ -86,61 +88,117 @@ describe('DataStack', () => {
   });
 
   describe('artifacts bucket', () => {
-    it('should be encrypted, versioned and block all public access', () => {
-      dev.resourceCountIs('AWS::S3::Bucket', 1);
-      dev.hasResourceProperties('AWS::S3::Bucket', {
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-        },
-        VersioningConfiguration: { Status: 'Enabled' },
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        },
+    const bucketOf = (template: Template, stack: DataStack) => resource(template, logicalId(stack.bucket));
+    const devBucket = () => bucketOf(dev, devStack);
+
+    it('should be named merlin-<stage>-<account>-<region>, versioned and block all public access', () => {
+      const props = devBucket().Properties;
+      expect(props.BucketName).toEqual({
+        'Fn::Join': ['', ['merlin-dev-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]],
       });
+      expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(props.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(props.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
     });
 
-    it('should deny every request that does not use TLS', () => {
-      dev.hasResourceProperties('AWS::S3::BucketPolicy', {
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({
+    it('should encrypt with its own customer-managed KMS key (rotated) and an S3 bucket key', () => {
+      expect(devBucket().Properties.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [logicalId(devStack.artifactsKey), 'Arn'] },
+            },
+          },
+        ],
+      });
+      const key = resource(dev, logicalId(devStack.artifactsKey));
+      expect(key.Type).toBe('AWS::KMS::Key');
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      expect(logicalId(devStack.artifactsKey)).not.toBe(logicalId(devStack.secretsKey));
+      prod.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    });
+
+    it('should deny every request that does not use TLS, on both buckets', () => {
+      for (const bucket of [devStack.bucket, devStack.accessLogsBucket]) {
+        const policy = Object.values(resources(dev, 'AWS::S3::BucketPolicy')).find(
+          (p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: logicalId(bucket) }),
+        );
+        expect((policy!.Properties.PolicyDocument as { Statement: unknown[] }).Statement).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({
               Effect: 'Deny',
               Action: 's3:*',
               Principal: { AWS: '*' },
               Condition: { Bool: { 'aws:SecureTransport': 'false' } },
             }),
           ]),
-        },
+        );
+      }
+    });
+
+    it('should log server access to the access-logs bucket, which is encrypted, private and expires logs', () => {
+      expect(devBucket().Properties.LoggingConfiguration).toEqual({
+        DestinationBucketName: { Ref: logicalId(devStack.accessLogsBucket) },
+        LogFilePrefix: 'artifacts-bucket/',
       });
+      const logs = resource(dev, logicalId(devStack.accessLogsBucket)).Properties;
+      // Log delivery writes SSE-S3 only.
+      expect(logs.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      });
+      expect(logs.PublicAccessBlockConfiguration).toMatchObject({ BlockPublicAcls: true, RestrictPublicBuckets: true });
+      expect((logs.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
+        expect.arrayContaining([expect.objectContaining({ ExpirationInDays: 7, Status: 'Enabled' })]),
+      );
     });
 
     it('should allow presigned PUT and GET from any origin (CORS)', () => {
-      const bucket = Object.values(resources(dev, 'AWS::S3::Bucket'))[0]!;
-      const rules = (bucket.Properties.CorsConfiguration as { CorsRules: Record<string, string[]>[] }).CorsRules;
+      const rules = (devBucket().Properties.CorsConfiguration as { CorsRules: Record<string, string[]>[] }).CorsRules;
       expect(rules).toHaveLength(1);
       expect(rules[0]?.AllowedMethods).toEqual(expect.arrayContaining(['PUT', 'GET']));
       expect(rules[0]?.AllowedOrigins).toEqual(['*']);
       expect(rules[0]?.AllowedHeaders).toEqual(['*']);
     });
 
-    it('should abort incomplete multipart uploads after 7 days', () => {
-      dev.hasResourceProperties('AWS::S3::Bucket', {
-        LifecycleConfiguration: {
-          Rules: Match.arrayWith([
-            Match.objectLike({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
-          ]),
-        },
-      });
+    it('should abort incomplete multipart uploads after 7 days and expire replaced versions after 30', () => {
+      expect((devBucket().Properties.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
+          expect.objectContaining({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 30 } }),
+        ]),
+      );
     });
 
     it('should be retained outside dev, and emptied and removed in dev', () => {
-      prod.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      expect(bucketOf(prod, prodStack)).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
       prod.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
-      dev.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
-      dev.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+      expect(devBucket().DeletionPolicy).toBe('Delete');
+      // Both buckets are emptied before deletion in dev.
+      dev.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    });
+  });
+
+  describe('stage config', () => {
+    it('should follow the stage config: deletion protection, removal and log retention of a user-defined stage', () => {
+      const settings = stageSettings('staging', {
+        file: { staging: { deletionProtection: false, removalPolicy: 'destroy', logRetentionDays: 14 } },
+      });
+      const template = Template.fromStack(new DataStack(newApp(), 'Merlin-staging-Data', { settings }));
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Delete',
+        Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+      });
+      const logs = Object.values(resources(template, 'AWS::S3::Bucket')).find((b) =>
+        JSON.stringify(b.Properties.LifecycleConfiguration).includes('ExpirationInDays'),
+      );
+      expect(JSON.stringify(logs?.Properties.LifecycleConfiguration)).toContain('"ExpirationInDays":14');
     });
   });
 });

@@ -1,5 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { RouteGroup } from '../../functions/api/routes.js';
 import { WORKFLOW_TASKS, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
 import { buildApp, type MerlinApp } from '../../infra/build-app.js';
 import type { MerlinConfig } from '../../infra/config.js';
@@ -88,13 +89,14 @@ describe('EKS access of the functions (DescribeCluster on the configured cluster
     for (const key of others) expect(eksStatements(workflow, built.workflow.functions[key]), key).toEqual([]);
   });
 
-  it('should let only the logs route of the API describe the clusters, and the same two', () => {
-    for (const [entry, fn] of Object.entries(built.api.functions)) {
+  it('should let only the group of the logs route describe the clusters, and the same two', () => {
+    expect(READS_CLUSTERS).toEqual(['endpoints']);
+    for (const [group, fn] of Object.entries(built.api.functions)) {
       const statements = eksStatements(api, fn);
-      if (READS_CLUSTERS.includes(entry)) {
-        expect(statements.flatMap(actionsOf), entry).toEqual(['eks:DescribeCluster']);
-        expect(statements.flatMap(resourcesOf).map(arnText).sort(), entry).toEqual(CLUSTER_ARNS);
-      } else expect(statements, entry).toEqual([]);
+      if (READS_CLUSTERS.includes(group as RouteGroup)) {
+        expect(statements.flatMap(actionsOf), group).toEqual(['eks:DescribeCluster']);
+        expect(statements.flatMap(resourcesOf).map(arnText).sort(), group).toEqual(CLUSTER_ARNS);
+      } else expect(statements, group).toEqual([]);
     }
   });
 
@@ -125,7 +127,7 @@ describe('EKS access of the functions (DescribeCluster on the configured cluster
       REACHES_CLUSTERS.map((key) => roleOf(workflow, built.workflow.functions[key])),
     );
     expect(roles(api, 'ClusterAccessRoleArns')).toEqual(
-      READS_CLUSTERS.map((entry) => roleOf(api, built.api.functions[entry]!)),
+      READS_CLUSTERS.map((group) => roleOf(api, built.api.functions[group])),
     );
   });
 

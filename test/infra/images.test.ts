@@ -39,7 +39,34 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
 
   const repositoryArn = () => ({ 'Fn::GetAtt': [logicalId(dev.serving.repository), 'Arn'] });
   const projectArn = () => ({ 'Fn::GetAtt': [logicalId(dev.serving.imageBuild), 'Arn'] });
-  const bucketArn = () => ({ 'Fn::GetAtt': [logicalId(dev.data.bucket), 'Arn'] });
+  /** The artifacts bucket by its fixed name (infra/constructs/bindings.ts artifactsBucketName). */
+  const bucketArn = () => ({
+    'Fn::Join': [
+      '',
+      ['arn:', { Ref: 'AWS::Partition' }, ':s3:::merlin-dev-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }],
+    ],
+  });
+  const objectsArn = () => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':s3:::merlin-dev-',
+        { Ref: 'AWS::AccountId' },
+        '-',
+        { Ref: 'AWS::Region' },
+        `/${ARTIFACTS_PREFIX}*`,
+      ],
+    ],
+  });
+  const artifactsKeyUse = () => ({
+    actions: ['kms:Decrypt'],
+    resources: [{ 'Fn::GetAtt': [logicalId(dev.data.artifactsKey), 'Arn'] }],
+    condition: {
+      StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+    },
+  });
   /** Follows every cross-stack reference inside a value (e.g. a bucket ARN inside an Fn::Join). */
   const follow = (value: unknown): unknown => {
     const followed = followReference(value, producers);
@@ -170,11 +197,8 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
       }));
       expect(granted).toEqual(
         expect.arrayContaining([
-          {
-            actions: ['s3:GetObject'],
-            resources: [{ 'Fn::Join': ['', [bucketArn(), `/${ARTIFACTS_PREFIX}*`]] }],
-            condition: undefined,
-          },
+          { actions: ['s3:GetObject'], resources: [objectsArn()], condition: undefined },
+          artifactsKeyUse(),
           {
             actions: ['s3:ListBucket'],
             resources: [bucketArn()],
@@ -199,7 +223,7 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
       expect(logs).toHaveLength(1);
       expect(logs[0]?.actions).toEqual(['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(JSON.stringify(logs[0]?.resources)).toContain(':log-group:/aws/codebuild/');
-      expect(granted).toHaveLength(5);
+      expect(granted).toHaveLength(6);
       // '*' only where IAM has no resource-level permission
       const wide = granted.filter((g) => g.resources.includes('*'));
       expect(wide.map((g) => g.actions)).toEqual([['ecr:GetAuthorizationToken']]);
@@ -333,12 +357,13 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
   });
 
   describe('model servers', () => {
-    it('should offer a managed policy that reads exactly the artifacts prefix, for their IRSA role', () => {
+    it('should offer a managed policy that reads exactly the artifacts prefix (and decrypts through S3), for their IRSA role', () => {
       const policy = resource(serving, logicalId(dev.serving.modelServerPolicy)).Properties;
       const statements = (policy.PolicyDocument as { Statement: Statement[] }).Statement;
       expect(statements.map((s) => [actionsOf(s), resourcesOf(s).map(follow)])).toEqual([
-        [['s3:GetObject'], [{ 'Fn::Join': ['', [bucketArn(), `/${ARTIFACTS_PREFIX}*`]] }]],
+        [['s3:GetObject'], [objectsArn()]],
         [['s3:ListBucket'], [bucketArn()]],
+        [['kms:Decrypt'], artifactsKeyUse().resources],
       ]);
       expect(Object.keys(serving.toJSON().Outputs)).toEqual(
         expect.arrayContaining(['ModelImagesRepositoryUri', 'ImageBuildProjectName', 'ModelServerArtifactsPolicyArn']),

@@ -8,7 +8,6 @@ import {
   followReference,
   logicalId,
   resource,
-  resources,
   resourcesOf,
   roleIdOf,
   roleStatements,
@@ -36,7 +35,12 @@ describe('Secrets key (DataStack) and its grants', () => {
   const keyArn = () => ({ 'Fn::GetAtt': [logicalId(dev.data.secretsKey), 'Arn'] });
   const kmsStatements = (template: Template, fn: Parameters<typeof logicalId>[0]): Statement[] => {
     const role = roleIdOf(resource(template, logicalId(fn)).Properties.Role);
-    return roleStatements(template, role).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    // The artifacts bucket's key (through S3 only) is another key: see data-stack and api-stack tests.
+    return roleStatements(template, role).filter(
+      (s) =>
+        actionsOf(s).some((a) => a.startsWith('kms:')) &&
+        !JSON.stringify(followReference(resourcesOf(s)[0], producers)).includes(logicalId(dev.data.artifactsKey)),
+    );
   };
   const expectOnlyKeyUse = (statements: Statement[], action: string) => {
     expect(statements).toHaveLength(1);
@@ -49,10 +53,11 @@ describe('Secrets key (DataStack) and its grants', () => {
     });
   };
 
-  it('should be one symmetric KMS key with rotation on', () => {
-    templates.data.resourceCountIs('AWS::KMS::Key', 1);
-    templates.data.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-    const key = Object.values(resources(templates.data, 'AWS::KMS::Key'))[0]!;
+  it('should be a symmetric KMS key of its own with rotation on', () => {
+    templates.data.resourceCountIs('AWS::KMS::Key', 2);
+    expect(logicalId(dev.data.secretsKey)).not.toBe(logicalId(dev.data.artifactsKey));
+    const key = resource(templates.data, logicalId(dev.data.secretsKey));
+    expect(key.Properties.EnableKeyRotation).toBe(true);
     expect(key.Properties.KeySpec ?? 'SYMMETRIC_DEFAULT').toBe('SYMMETRIC_DEFAULT');
   });
 
@@ -65,9 +70,10 @@ describe('Secrets key (DataStack) and its grants', () => {
     templates.data.hasResourceProperties('AWS::KMS::Key', { PendingWindowInDays: 7 });
   });
 
-  it('should let only the routes that encrypt secrets make data keys with it, and tell only them the key', () => {
-    const encrypting = new Set(API_ROUTES.filter((r) => r.encryptsSecrets).map((r) => r.entry));
-    expect([...encrypting]).toEqual(['put-secret']);
+  it('should let only the group of the routes that encrypt secrets make data keys with it, and tell only it the key', () => {
+    expect(API_ROUTES.filter((r) => r.encryptsSecrets).map((r) => r.entry)).toEqual(['put-secret']);
+    const encrypting = new Set<string>(API_ROUTES.filter((r) => r.encryptsSecrets).map((r) => r.group));
+    expect([...encrypting]).toEqual(['secrets']);
     for (const [entry, fn] of Object.entries(dev.api.functions)) {
       const variables = variablesOf(templates.api, fn);
       const statements = kmsStatements(templates.api, fn);
@@ -97,7 +103,7 @@ describe('Secrets key (DataStack) and its grants', () => {
   });
 
   it('should leave the key policy to the account (IAM decides), with no grant to any function role in it', () => {
-    const key = Object.values(resources(templates.data, 'AWS::KMS::Key'))[0]!;
+    const key = resource(templates.data, logicalId(dev.data.secretsKey));
     const statements = (key.Properties.KeyPolicy as { Statement: { Principal: unknown }[] }).Statement;
     expect(statements).toHaveLength(1);
     expect(JSON.stringify(statements[0]?.Principal)).toContain(':root');

@@ -133,6 +133,46 @@ describe('WorkflowStack', () => {
       expect(resource(template, logGroupId ?? '').Properties.RetentionInDays).toBeGreaterThan(0);
     });
 
+    it('should raise an alarm as soon as an execution fails, times out or is aborted', () => {
+      const { id } = machineOf(workflow);
+      const alarms = Object.values(resources(template, 'AWS::CloudWatch::Alarm')).filter((a) =>
+        JSON.stringify(a.Properties.Metrics).includes(`"${id}"`),
+      );
+      expect(alarms).toHaveLength(1);
+      const alarm = alarms[0]!.Properties as {
+        AlarmName: string;
+        Threshold: number;
+        EvaluationPeriods: number;
+        ComparisonOperator: string;
+        TreatMissingData: string;
+        Metrics: {
+          Id: string;
+          Expression?: string;
+          MetricStat?: { Metric: { MetricName: string }; Stat: string; Period: number };
+        }[];
+      };
+      expect(alarm.AlarmName).toBe(`Merlin-dev-${workflow}-failed-executions`);
+      expect(alarm).toMatchObject({
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      const stats = alarm.Metrics.filter((m) => m.MetricStat).map((m) => [
+        m.MetricStat!.Metric.MetricName,
+        m.MetricStat!.Stat,
+        m.MetricStat!.Period,
+      ]);
+      expect(stats.sort()).toEqual([
+        ['ExecutionsAborted', 'Sum', 300],
+        ['ExecutionsFailed', 'Sum', 300],
+        ['ExecutionsTimedOut', 'Sum', 300],
+      ]);
+      expect(alarm.Metrics.find((m) => m.Expression)?.Expression).toBe(
+        'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+      );
+    });
+
     it('should let its role invoke exactly the functions its ASL names', () => {
       const { props } = machineOf(workflow);
       const statements = roleStatements(template, roleIdOf(props.RoleArn));
@@ -142,7 +182,8 @@ describe('WorkflowStack', () => {
       const expected = new Set(
         tasksNamedIn(file).flatMap((key) => {
           const arn = { 'Fn::GetAtt': [logicalId(built.workflow.functions[key]), 'Arn'] };
-          return [JSON.stringify(arn), JSON.stringify({ 'Fn::Join': ['', [arn, ':*']] })];
+          // The unqualified ARN the definition names; no versions or aliases (`:*`).
+          return [JSON.stringify(arn)];
         }),
       );
       expect(invoked).toEqual(expected);
