@@ -73,6 +73,8 @@ export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
     settings,
     bucket: data.bucket,
     imageBuildArchitecture: images.imageBuildArchitecture,
+    // An image named in the config or on the command line wins over building one.
+    modelServerImageAsset: settings.modelServerImageAsset && !images.modelServerImage,
     description: `Merlin ${settings.stage}: model images repository and the image builds (CodeBuild)`,
   });
   const workflow = new WorkflowStack(app, `${settings.prefix}-Workflow`, {
@@ -83,7 +85,9 @@ export const buildApp = (options: BuildAppOptions = {}): MerlinApp => {
     secretsKey: data.secretsKey,
     environmentsJson: environments,
     imageBuild: { project: serving.imageBuild, repository: serving.repository },
-    ...(images.modelServerImage && { modelServerImage: images.modelServerImage }),
+    ...(images.modelServerImage
+      ? { modelServerImage: images.modelServerImage }
+      : serving.modelServerImage && { modelServerImage: serving.modelServerImage.imageUri }),
     bundling: options.bundling,
     description: `Merlin ${settings.stage}: deployment workflows (Step Functions) and their task functions`,
   });

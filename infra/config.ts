@@ -118,6 +118,11 @@ const stageOverridesSchema = z.strictObject({
   throttle: z
     .strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.int().min(1).max(5000) })
     .optional(),
+  /**
+   * Build serving/Dockerfile as a CDK image asset (pushed to the CDK assets repository at deploy, which then needs
+   * Docker) and run it in every EKS environment that names no image, unless `modelServerImage` names one.
+   */
+  modelServerImageAsset: z.boolean().optional(),
 });
 export type StageOverrides = z.infer<typeof stageOverridesSchema>;
 const stagesSchema = z.record(
@@ -132,6 +137,7 @@ const DEV_DEFAULTS: Required<Omit<StageOverrides, 'authorizer'>> & { authorizer:
   logRetentionDays: RetentionDays.ONE_WEEK,
   authorizer: { type: 'iam' },
   throttle: { rateLimit: 50, burstLimit: 100 },
+  modelServerImageAsset: false,
 };
 const KEPT_DEFAULTS: typeof DEV_DEFAULTS = {
   removalPolicy: 'retain',
@@ -139,6 +145,7 @@ const KEPT_DEFAULTS: typeof DEV_DEFAULTS = {
   logRetentionDays: RetentionDays.THREE_MONTHS,
   authorizer: { type: 'iam' },
   throttle: { rateLimit: 200, burstLimit: 400 },
+  modelServerImageAsset: false,
 };
 
 /** What differs between stages (DESIGN §7): defaults by stage, then merlin.config.json `stages`, then cdk context. */
@@ -153,6 +160,8 @@ export interface StageSettings {
   logRetention: RetentionDays;
   authorizer: AuthorizerConfig;
   throttle: { rateLimit: number; burstLimit: number };
+  /** ServingStack builds the model-server image from serving/Dockerfile (a CDK image asset). */
+  modelServerImageAsset: boolean;
 }
 
 /** Where stage settings may come from besides the built-in defaults. */
@@ -200,6 +209,7 @@ export const stageSettings = (stage: unknown, sources: StageSources = {}): Stage
     logRetention: s.logRetentionDays as RetentionDays,
     authorizer: s.authorizer,
     throttle: s.throttle,
+    modelServerImageAsset: s.modelServerImageAsset,
   };
 };
 

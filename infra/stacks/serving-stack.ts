@@ -1,12 +1,13 @@
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResource } from '../acknowledgments.js';
-import type { ImageBuildArchitecture, StageSettings } from '../config.js';
+import { type ImageBuildArchitecture, REPO_ROOT, type StageSettings } from '../config.js';
 import { ARTIFACTS_PREFIX, ARTIFACTS_REASON, artifactReadStatements, artifactsBucket } from '../constructs/bindings.js';
 
 /** Where every artifact lives in the bucket (core/names.ts artifactPrefix): what builds and model servers read. */
@@ -56,7 +57,15 @@ export interface ServingStackProps extends StackProps {
   bucket: s3.IBucket;
   /** The CPU architecture of the built images: that of the EKS nodes that run them. */
   imageBuildArchitecture: ImageBuildArchitecture;
+  /** Build the model-server image (serving/Dockerfile) as a CDK image asset; see `modelServerImage`. */
+  modelServerImageAsset?: boolean;
 }
+
+/**
+ * The build context of serving/Dockerfile: what it copies (package.json, package-lock.json, serving/) and nothing
+ * else, so the asset hash changes only with the model server and synth copies a few hundred KB, not the repository.
+ */
+export const MODEL_SERVER_CONTEXT_EXCLUDE = ['*', '!package.json', '!package-lock.json', '!serving', '!serving/**'];
 
 /**
  * What the data plane needs on AWS besides the clusters (DESIGN §3 "serving"): the ECR repository of images built
@@ -68,6 +77,11 @@ export class ServingStack extends Stack {
   readonly repository: ecr.Repository;
   readonly imageBuild: codebuild.Project;
   readonly modelServerPolicy: iam.ManagedPolicy;
+  /**
+   * The model-server image built from serving/Dockerfile when the stage asks for it (`modelServerImageAsset`): synth
+   * only stages its build context; `cdk deploy` builds it (Docker) and pushes it to the CDK assets repository.
+   */
+  readonly modelServerImage?: ecrAssets.DockerImageAsset;
 
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     super(scope, id, props);
@@ -180,6 +194,22 @@ export class ServingStack extends Stack {
       description: 'ECR repository of images built from artifacts (tag = artifact manifest digest)',
     });
     new CfnOutput(this, 'ImageBuildProjectName', { value: this.imageBuild.projectName });
+    if (props.modelServerImageAsset) {
+      this.modelServerImage = new ecrAssets.DockerImageAsset(this, 'ModelServerImage', {
+        directory: REPO_ROOT,
+        file: 'serving/Dockerfile',
+        exclude: MODEL_SERVER_CONTEXT_EXCLUDE,
+        ignoreMode: IgnoreMode.DOCKER,
+        platform: arm ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
+        displayName: `Merlin ${settings.stage} model server`,
+      });
+      new CfnOutput(this, 'ModelServerImageUri', {
+        value: this.modelServerImage.imageUri,
+        description:
+          'The model-server image built from serving/Dockerfile (EKS environments that name no image run it)',
+      });
+    }
+
     new CfnOutput(this, 'ModelServerArtifactsPolicyArn', {
       value: this.modelServerPolicy.managedPolicyArn,
       description: 'Attach to the IAM role of the model servers (IRSA) in every EKS cluster',

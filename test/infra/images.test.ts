@@ -1,4 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ASL placeholders and shell variables are literal ${...} strings
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowName } from '../../core/ports.js';
@@ -6,7 +8,11 @@ import { SERVICE_TASKS, WORKFLOW_TASKS, type WorkflowTaskKey } from '../../funct
 import { buildApp, type MerlinApp, newApp } from '../../infra/build-app.js';
 import { ConfigError } from '../../infra/config.js';
 import { CODEBUILD_SYNC_RULE } from '../../infra/constructs/service-tasks.js';
-import { ARTIFACTS_PREFIX, IMAGE_BUILD_TIMEOUT } from '../../infra/stacks/serving-stack.js';
+import {
+  ARTIFACTS_PREFIX,
+  IMAGE_BUILD_TIMEOUT,
+  MODEL_SERVER_CONTEXT_EXCLUDE,
+} from '../../infra/stacks/serving-stack.js';
 import { REACHES_CLUSTERS } from '../../infra/stacks/workflow-stack.js';
 import {
   actionsOf,
@@ -353,6 +359,62 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
       expect(() =>
         buildApp({ bundle: false, config: { environments: [{ name: 'local' }], imageBuildArchitecture: 'mips' } }),
       ).toThrow(/merlin\.config\.json: imageBuildArchitecture: /);
+    });
+  });
+
+  describe('model-server image asset (stage setting modelServerImageAsset)', () => {
+    const withAsset = (extra: Record<string, unknown> = {}, architecture?: 'arm64') =>
+      buildApp({
+        stage: 'prod',
+        bundle: false,
+        config: {
+          environments: [{ name: 'local' }],
+          stages: { prod: { modelServerImageAsset: true } },
+          ...(architecture && { imageBuildArchitecture: architecture }),
+          ...extra,
+        },
+      });
+
+    it('should not build the image by default (synth and deploy need no Docker)', () => {
+      expect(dev.serving.modelServerImage).toBeUndefined();
+      expect(Object.keys(serving.toJSON().Outputs)).not.toContain('ModelServerImageUri');
+    });
+
+    it('should stage serving/Dockerfile with exactly its build context, for the nodes’ architecture', () => {
+      const built = withAsset({}, 'arm64');
+      const assembly = built.app.synth();
+      const asset = built.serving.modelServerImage!;
+      const manifest = JSON.parse(
+        readFileSync(path.join(assembly.directory, 'Merlin-prod-Serving.assets.json'), 'utf8'),
+      ) as { dockerImages: Record<string, { source: { directory: string; dockerFile: string; platform: string } }> };
+      const [image] = Object.values(manifest.dockerImages);
+      const staged = readdirSync(path.join(assembly.directory, image!.source.directory), { recursive: true }).map(
+        String,
+      );
+
+      expect(Object.values(manifest.dockerImages).map((d) => d.source)).toEqual([
+        { directory: `asset.${asset.assetHash}`, dockerFile: 'serving/Dockerfile', platform: 'linux/arm64' },
+      ]);
+      expect(staged).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'serving/Dockerfile']));
+      expect(
+        staged.filter((f) => !f.startsWith('serving') && !/^(package(-lock)?\.json|\.dockerignore)$/.test(f)),
+      ).toEqual([]);
+      expect(MODEL_SERVER_CONTEXT_EXCLUDE[0]).toBe('*');
+    });
+
+    it('should run the built image in EKS environments that name none, unless the config names an image', () => {
+      const built = withAsset();
+      const image = (b: MerlinApp) =>
+        JSON.stringify(
+          variablesOf(Template.fromStack(b.workflow), b.workflow.functions.ApplyRevision).MODEL_SERVER_IMAGE,
+        );
+      const named = withAsset({ modelServerImage: MODEL_SERVER });
+
+      expect(image(built)).toContain('container-assets');
+      expect(image(built)).toContain(built.serving.modelServerImage!.assetHash);
+      Template.fromStack(built.serving).hasOutput('ModelServerImageUri', {});
+      expect(named.serving.modelServerImage).toBeUndefined();
+      expect(image(named)).toBe(JSON.stringify(MODEL_SERVER));
     });
   });
 
