@@ -123,6 +123,8 @@ const stageOverridesSchema = z.strictObject({
    * Docker) and run it in every EKS environment that names no image, unless `modelServerImage` names one.
    */
   modelServerImageAsset: z.boolean().optional(),
+  /** Who is emailed when an alarm fires (the stage's alarm topic; subscribe anything else to its ARN output). */
+  alarmEmails: z.array(z.email()).max(10).optional(),
 });
 export type StageOverrides = z.infer<typeof stageOverridesSchema>;
 const stagesSchema = z.record(
@@ -138,6 +140,7 @@ const DEV_DEFAULTS: Required<Omit<StageOverrides, 'authorizer'>> & { authorizer:
   authorizer: { type: 'iam' },
   throttle: { rateLimit: 50, burstLimit: 100 },
   modelServerImageAsset: false,
+  alarmEmails: [],
 };
 const KEPT_DEFAULTS: typeof DEV_DEFAULTS = {
   removalPolicy: 'retain',
@@ -146,6 +149,7 @@ const KEPT_DEFAULTS: typeof DEV_DEFAULTS = {
   authorizer: { type: 'iam' },
   throttle: { rateLimit: 200, burstLimit: 400 },
   modelServerImageAsset: false,
+  alarmEmails: [],
 };
 
 /** What differs between stages (DESIGN §7): defaults by stage, then merlin.config.json `stages`, then cdk context. */
@@ -162,6 +166,8 @@ export interface StageSettings {
   throttle: { rateLimit: number; burstLimit: number };
   /** ServingStack builds the model-server image from serving/Dockerfile (a CDK image asset). */
   modelServerImageAsset: boolean;
+  /** Email subscriptions of the stage's alarm topic. */
+  alarmEmails: string[];
 }
 
 /** Where stage settings may come from besides the built-in defaults. */
@@ -210,6 +216,7 @@ export const stageSettings = (stage: unknown, sources: StageSources = {}): Stage
     authorizer: s.authorizer,
     throttle: s.throttle,
     modelServerImageAsset: s.modelServerImageAsset,
+    alarmEmails: s.alarmEmails,
   };
 };
 

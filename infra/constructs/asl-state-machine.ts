@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type ServiceTaskState, taskKeyOfPlaceholder, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
@@ -82,6 +84,8 @@ export interface AslStateMachineProps {
   serviceTasks?: Partial<Record<ServiceTaskState, ServiceTaskBinding>>;
   logRetention: logs.RetentionDays;
   logRemovalPolicy: RemovalPolicy;
+  /** Where the failed-executions alarm is sent (in ALARM and back to OK). */
+  alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -168,6 +172,11 @@ export class AslStateMachine extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    if (props.alarmTopic) {
+      const action = new cloudwatchActions.SnsAction(props.alarmTopic);
+      this.failedExecutionsAlarm.addAlarmAction(action);
+      this.failedExecutionsAlarm.addOkAction(action);
+    }
     for (const [, binding] of services) {
       for (const statement of binding.statements) this.stateMachine.addToRolePolicy(statement);
     }

@@ -1,10 +1,13 @@
-import { Annotations, ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { WorkflowName } from '../../core/ports.js';
@@ -77,6 +80,8 @@ export interface WorkflowStackProps extends StackProps {
 export class WorkflowStack extends Stack {
   readonly functions: Record<WorkflowTaskKey, MerlinFunction>;
   readonly stateMachines: Record<WorkflowName, sfn.StateMachine>;
+  /** The stage's alarm notifications. */
+  readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: WorkflowStackProps) {
     super(scope, id, props);
@@ -139,6 +144,36 @@ export class WorkflowStack extends Stack {
         'IAM roles of the workflow tasks that reach clusters: each needs an access entry in every EKS cluster',
     });
 
+    // Alarms go to one topic per stage (email subscribers from the stage config; anything else subscribes to its
+    // ARN). Encrypted with a key CloudWatch may use: alarms cannot publish to a topic under the AWS managed SNS key.
+    const alarmsKey = new kms.Key(this, 'AlarmsKey', {
+      description: `Merlin ${settings.stage}: encrypts alarm notifications (SNS)`,
+      enableKeyRotation: true,
+      removalPolicy: settings.removalPolicy,
+      ...(settings.removalPolicy !== RemovalPolicy.RETAIN && { pendingWindow: Duration.days(7) }),
+    });
+    alarmsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    this.alarmTopic = new sns.Topic(this, 'Alarms', {
+      topicName: `${settings.prefix}-alarms`,
+      displayName: `Merlin ${settings.stage} alarms`,
+      masterKey: alarmsKey,
+      enforceSSL: true,
+    });
+    for (const email of settings.alarmEmails) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: 'Alarms of this stage (failed workflow executions): subscribe email, chat or paging here',
+    });
+
     const serviceTasks = serviceTaskBindings(this, { imageBuild: props.imageBuild.project });
     const used = new Set<WorkflowTaskKey>();
     const machines = {} as Record<WorkflowName, sfn.StateMachine>;
@@ -150,6 +185,7 @@ export class WorkflowStack extends Stack {
         serviceTasks,
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
+        alarmTopic: this.alarmTopic,
       });
       for (const key of machine.tasks) used.add(key);
       machines[workflow] = machine.stateMachine;

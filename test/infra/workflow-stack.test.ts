@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowName } from '../../core/ports.js';
 import { STATE_MACHINE_FILES, WORKFLOW_TASKS, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
@@ -187,6 +187,63 @@ describe('WorkflowStack', () => {
         }),
       );
       expect(invoked).toEqual(expected);
+    });
+  });
+
+  describe('alarm topic', () => {
+    it('should send every failed-executions alarm (and its recovery) to the stage topic', () => {
+      const topic = logicalId(built.workflow.alarmTopic);
+      const alarms = Object.values(resources(template, 'AWS::CloudWatch::Alarm'));
+      expect(alarms).toHaveLength(WORKFLOWS.length);
+      for (const alarm of alarms) {
+        expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
+        expect(alarm.Properties.OKActions).toEqual([{ Ref: topic }]);
+      }
+      template.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });
+    });
+
+    it('should encrypt the topic with a rotated key CloudWatch may use, and refuse publishing without TLS', () => {
+      const topic = resource(template, logicalId(built.workflow.alarmTopic)).Properties;
+      expect(topic.TopicName).toBe('Merlin-dev-alarms');
+      const keyId = (topic.KmsMasterKeyId as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const key = resource(template, keyId).Properties;
+      expect(key.EnableKeyRotation).toBe(true);
+      expect((key.KeyPolicy as { Statement: unknown[] }).Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      );
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it('should subscribe the stage config’s alarm emails, and none by default', () => {
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+      const withEmails = buildApp({
+        stage: 'prod',
+        bundle: false,
+        config: { environments: [{ name: 'local' }], stages: { prod: { alarmEmails: ['oncall@example.com'] } } },
+      });
+      Template.fromStack(withEmails.workflow).hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: 'oncall@example.com',
+      });
+      expect(() =>
+        buildApp({
+          stage: 'prod',
+          bundle: false,
+          config: { environments: [{ name: 'local' }], stages: { prod: { alarmEmails: ['not an email'] } } },
+        }),
+      ).toThrow(/prod\.alarmEmails\.0/);
     });
   });
 
