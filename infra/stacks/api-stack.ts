@@ -31,7 +31,10 @@ import { MerlinFunction } from '../constructs/merlin-function.js';
 import { eksClusterArns } from '../constructs/service-tasks.js';
 import { pascalCase, routeId } from '../naming.js';
 
-/** JSON access log lines with HTTP API context variables (the CDK default format uses REST API ones). */
+/**
+ * JSON access log lines with HTTP API context variables (the CDK default format uses REST API ones), including who
+ * called: an audit trail of the control plane.
+ */
 const ACCESS_LOG_FORMAT = apigw.AccessLogFormat.custom(
   JSON.stringify({
     requestId: '$context.requestId',
@@ -46,6 +49,10 @@ const ACCESS_LOG_FORMAT = apigw.AccessLogFormat.custom(
     responseLatency: '$context.responseLatency',
     integrationLatency: '$context.integrationLatency',
     integrationError: '$context.integrationErrorMessage',
+    // Who called: the IAM principal (iam authorizer) or the token subject (jwt), and why an authorizer refused.
+    caller: '$context.identity.userArn',
+    subject: '$context.authorizer.claims.sub',
+    authorizerError: '$context.authorizer.error',
   }),
 );
 

@@ -81,7 +81,14 @@ describe('ApiStack', () => {
       const logGroup = resource(template, settings.DestinationArn['Fn::GetAtt'][0]);
       expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
       expect(logGroup.Properties.RetentionInDays).toBe(7);
-      expect(JSON.parse(settings.Format)).toMatchObject({ routeKey: '$context.routeKey', status: '$context.status' });
+      expect(JSON.parse(settings.Format)).toMatchObject({
+        requestId: '$context.requestId',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        caller: '$context.identity.userArn',
+        subject: '$context.authorizer.claims.sub',
+        authorizerError: '$context.authorizer.error',
+      });
       template.hasOutput('ApiUrl', {});
     });
 
