@@ -30,6 +30,21 @@ import type {
 import { type FunctionEnv, readEnv, STATE_MACHINE_ENV } from './env.js';
 import { traced } from './observability.js';
 
+/**
+ * The optional AWS clients a Lambda bundle leaves out. Unbundled (the local platform, tests) every client is there.
+ * infra's esbuild `define`s these to `true` for a function whose routes or task never use the client
+ * (infra/constructs/merlin-function.ts `awsClients`, set from the same declarations as its IAM permissions), so the
+ * branch that builds it is dead code and esbuild drops the adapter and its SDK package: about 140 KB per bundle.
+ */
+declare global {
+  var MERLIN_WITHOUT_EKS: boolean | undefined;
+  var MERLIN_WITHOUT_KMS: boolean | undefined;
+  var MERLIN_WITHOUT_ECR: boolean | undefined;
+}
+
+const leftOut = (client: string, name: string): string =>
+  `this function was bundled without the ${client} client (infra awsClients), yet ${name} needs it: declare the route's use in functions/api/routes.ts`;
+
 export interface LocalProviders {
   workflows: WorkflowPort;
   /** The cluster of each environment whose cluster kind is `local`. */
@@ -59,15 +74,14 @@ export function provideEks(overrides: EksOverrides | undefined): void {
 
 /** Maps each environment to its cluster adapter by the cluster kind declared in the environments config. */
 class ClusterRegistry implements ClusterGateways {
-  readonly #eks: EksGateways;
+  readonly #eks: EksGateways | undefined;
   constructor(
     private readonly environments: Environments,
     env: FunctionEnv,
   ) {
-    this.#eks = new EksGateways(
-      { modelServerImage: env.MODEL_SERVER_IMAGE, artifactRegion: env.AWS_REGION },
-      eksOverrides,
-    );
+    this.#eks = globalThis.MERLIN_WITHOUT_EKS
+      ? undefined
+      : new EksGateways({ modelServerImage: env.MODEL_SERVER_IMAGE, artifactRegion: env.AWS_REGION }, eksOverrides);
   }
   forEnvironment(name: string): ClusterGateway {
     const env = this.environments.get(name);
@@ -77,6 +91,7 @@ class ClusterRegistry implements ClusterGateways {
       }
       return local.localCluster(name);
     }
+    if (!this.#eks) throw new DependencyError(leftOut('EKS', `environment "${name}"`));
     return this.#eks.forEnvironment(env);
   }
 }
@@ -84,7 +99,10 @@ class ClusterRegistry implements ClusterGateways {
 /** KMS envelope encryption where infra bound the secrets key; the key file locally; otherwise none. */
 function secretCipher(env: FunctionEnv): SecretCipher {
   if (env.SECRETS_KEY_ID) {
-    return new KmsCipher({ keyId: env.SECRETS_KEY_ID, client: traced(kmsClient({ region: env.AWS_REGION })) });
+    // A constant condition in a bundle: esbuild keeps one branch (a ternary folds; code after a throw would stay).
+    return globalThis.MERLIN_WITHOUT_KMS
+      ? unconfiguredCipher(leftOut('KMS', 'SECRETS_KEY_ID'))
+      : new KmsCipher({ keyId: env.SECRETS_KEY_ID, client: traced(kmsClient({ region: env.AWS_REGION })) });
   }
   if (env.MERLIN_SECRETS_KEY_FILE) return new LocalKeyCipher(env.MERLIN_SECRETS_KEY_FILE);
   return unconfiguredCipher('this function has no secrets key (SECRETS_KEY_ID or MERLIN_SECRETS_KEY_FILE)');
@@ -96,7 +114,9 @@ function secretCipher(env: FunctionEnv): SecretCipher {
  */
 function imageRegistry(env: FunctionEnv): ImageRegistry {
   if (env.IMAGE_REPOSITORY_URI) {
-    return new EcrImageRegistry(env.IMAGE_REPOSITORY_URI, traced(ecrClient({ region: env.AWS_REGION })));
+    return globalThis.MERLIN_WITHOUT_ECR
+      ? noImageRegistry(leftOut('ECR', 'IMAGE_REPOSITORY_URI'))
+      : new EcrImageRegistry(env.IMAGE_REPOSITORY_URI, traced(ecrClient({ region: env.AWS_REGION })));
   }
   return noImageRegistry(
     local

@@ -11,6 +11,7 @@ import { ENCRYPTION_CONTEXT_KEYS } from '../../adapters/crypto/kms-cipher.js';
 import type { WorkflowName } from '../../core/ports.js';
 import { type FunctionEnv, STATE_MACHINE_ENV } from '../../functions/shared/env.js';
 import { acknowledgeWildcardResource } from '../acknowledgments.js';
+import { MerlinFunction } from './merlin-function.js';
 
 /**
  * Wiring helpers: each sets the variables of the function environment contract (functions/shared/env.ts) together
@@ -146,6 +147,7 @@ export const nameStateMachines = (fn: lambda.Function, arns: Record<WorkflowName
  * variable nor a permission. The key policy delegates to IAM (the CDK default), so the role policy is enough.
  */
 export const bindSecretsKey = (fn: lambda.Function, key: kms.IKey, use: 'encrypt' | 'decrypt'): void => {
+  MerlinFunction.requireClient(fn, 'kms', 'the secrets key');
   setVariable(fn, 'SECRETS_KEY_ID', key.keyArn);
   fn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -173,6 +175,7 @@ export const bindImageRepository = (
   repository: ecr.IRepository,
   access: 'describe' | 'none',
 ): void => {
+  MerlinFunction.requireClient(fn, 'ecr', 'the image repository');
   setVariable(fn, 'IMAGE_REPOSITORY_URI', repository.repositoryUri);
   if (access === 'describe') {
     fn.addToRolePolicy(
@@ -192,6 +195,7 @@ export const bindModelServerImage = (fn: lambda.Function, image: string): void =
  * role (docs/eks.md), not IAM. No clusters, no statement.
  */
 export const grantClusterAccess = (fn: lambda.Function, clusterArns: readonly string[]): void => {
+  MerlinFunction.requireClient(fn, 'eks', 'cluster access');
   if (clusterArns.length === 0) return;
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [...clusterArns] }));
 };

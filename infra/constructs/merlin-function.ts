@@ -59,7 +59,27 @@ export interface MerlinFunctionProps
   bundling?: BundlingOptions;
   logRetention: logs.RetentionDays;
   logRemovalPolicy: RemovalPolicy;
+  /**
+   * The optional AWS clients the bundle carries (functions/shared/container.ts); the others are left out of it. The
+   * bindings that need one (secrets key, image repository, cluster access) refuse a function without it.
+   */
+  awsClients?: Partial<AwsClients>;
 }
+
+/** Optional AWS clients of the composition root: EKS (clusters), KMS (secrets), ECR (built images). */
+export interface AwsClients {
+  eks: boolean;
+  kms: boolean;
+  ecr: boolean;
+}
+
+/** esbuild `define`s that leave the clients a function does not use out of its bundle. */
+export const awsClientDefines = (clients: AwsClients): Record<string, string> =>
+  Object.fromEntries(
+    (Object.entries(clients) as [keyof AwsClients, boolean][])
+      .filter(([, bundled]) => !bundled)
+      .map(([client]) => [`globalThis.MERLIN_WITHOUT_${client.toUpperCase()}`, 'true']),
+  );
 
 /**
  * Every Lambda of Merlin: Node 22 on ARM64, an ESM bundle built by the local esbuild (no Docker), X-Ray active, an
@@ -69,10 +89,13 @@ export interface MerlinFunctionProps
 export class MerlinFunction extends NodejsFunction {
   /** Absolute path of the handler file the bundle is built from. */
   readonly entry: string;
+  /** The optional AWS clients its bundle carries. */
+  readonly awsClients: AwsClients;
 
   constructor(scope: Construct, id: string, props: MerlinFunctionProps) {
     super(scope, id, MerlinFunction.withDefaults(scope, id, props));
     this.entry = path.resolve(REPO_ROOT, props.entry);
+    this.awsClients = MerlinFunction.clientsOf(props);
     this.node.addValidation({ validate: () => this.missingEnvironment() });
     acknowledge(
       this,
@@ -82,8 +105,21 @@ export class MerlinFunction extends NodejsFunction {
     acknowledge(this.role!, 'AwsSolutions-IAM5[Resource::*]', XRAY_REASON);
   }
 
+  private static clientsOf(props: MerlinFunctionProps): AwsClients {
+    return { eks: false, kms: false, ecr: false, ...props.awsClients };
+  }
+
+  /** Throws unless the bundle carries `client`: a binding that hands the function a variable for it calls this. */
+  static requireClient(fn: unknown, client: keyof AwsClients, binding: string): void {
+    if (fn instanceof MerlinFunction && !fn.awsClients[client]) {
+      throw new Error(
+        `${fn.node.path}: ${binding} needs the ${client.toUpperCase()} client, which its bundle leaves out (awsClients.${client})`,
+      );
+    }
+  }
+
   private static withDefaults(scope: Construct, id: string, props: MerlinFunctionProps): NodejsFunctionProps {
-    const { entry, environment, bundling, logRetention, logRemovalPolicy, ...rest } = props;
+    const { entry, environment, bundling, logRetention, logRemovalPolicy, awsClients: _clients, ...rest } = props;
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: logRetention,
       removalPolicy: logRemovalPolicy,
@@ -127,6 +163,7 @@ export class MerlinFunction extends NodejsFunction {
         logLevel: LogLevel.WARNING,
         forceDockerBundling: false,
         ...definedOnly(bundling ?? {}),
+        define: { ...awsClientDefines(MerlinFunction.clientsOf(props)), ...bundling?.define },
         externalModules: [...NEVER_BUNDLED, ...(bundling?.externalModules ?? [])],
       },
     };

@@ -143,6 +143,10 @@ export class ApiStack extends Stack {
         bundling: props.bundling,
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
+        awsClients: {
+          eks: routes.some((r) => r.readsClusters),
+          kms: routes.some((r) => r.encryptsSecrets),
+        },
       });
       bindTable(fn, props.table);
       bindBucket(fn, bucket, routes.some((r) => r.artifacts) ? 'artifacts' : 'none');

@@ -116,6 +116,11 @@ export class WorkflowStack extends Stack {
         bundling: props.bundling,
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
+        awsClients: {
+          eks: REACHES_CLUSTERS.includes(key),
+          kms: DECRYPTS_SECRETS.includes(key),
+          ecr: key in IMAGE_REPOSITORY_ACCESS,
+        },
       });
       bindTable(fn, props.table);
       // Tasks name the bucket but do not touch it (model servers read artifacts with their own identity).

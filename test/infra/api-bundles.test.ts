@@ -2,7 +2,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type MerlinApp } from '../../infra/build-app.js';
-import { BUNDLING_TIMEOUT, type Bundle, bundleOf, itChecksBundles, sizeOf } from './bundle-checks.js';
+import {
+  BUNDLING_TIMEOUT,
+  type Bundle,
+  bundleOf,
+  itChecksBundles,
+  optionalClientsOf,
+  sizeOf,
+} from './bundle-checks.js';
 
 /** DESIGN §8: Lambda bundles < 1 MB per API handler. */
 const MAX_API_BUNDLE_BYTES = 1024 * 1024;
@@ -36,6 +43,20 @@ describe('API function bundles (real esbuild bundles)', () => {
         .sort(),
     );
     for (const bundle of bundles) expect(sizeOf(bundle), bundle.name).toBeLessThan(MAX_API_BUNDLE_BYTES);
+  });
+
+  it('should carry the EKS and KMS clients only in the groups whose routes read clusters or encrypt secrets', () => {
+    const clients = Object.fromEntries(bundles.map((b) => [b.name, optionalClientsOf(b)]));
+
+    expect(clients).toEqual({
+      'api/meta': [],
+      'api/projects': [],
+      'api/models': [],
+      'api/versions': [],
+      'api/deployments': [],
+      'api/endpoints': ['client-eks'],
+      'api/secrets': ['client-kms'],
+    });
   });
 
   /** Runs a bundle under Lambda's environment: X-Ray tracing on (a sampled trace header), Powertools active. */

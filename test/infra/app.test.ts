@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ENVIRONMENTS, Environments } from '../../core/environments.js';
 import { buildApp, newApp } from '../../infra/build-app.js';
@@ -13,7 +14,8 @@ import {
   readMerlinConfig,
   stageSettings,
 } from '../../infra/config.js';
-import { MerlinFunction } from '../../infra/constructs/merlin-function.js';
+import { bindSecretsKey, grantClusterAccess } from '../../infra/constructs/bindings.js';
+import { awsClientDefines, MerlinFunction } from '../../infra/constructs/merlin-function.js';
 import { variablesOf } from './template-helpers.js';
 
 const EKS_CONFIG = {
@@ -223,6 +225,27 @@ describe('Merlin CDK app', () => {
       expect(() => Template.fromStack(stack)).toThrow(
         /environment contract .* missing: ARTIFACT_BUCKET, DEPLOY_VERSION_STATE_MACHINE_ARN, UNDEPLOY_VERSION_STATE_MACHINE_ARN, UPDATE_ROUTE_STATE_MACHINE_ARN, MERLIN_ENVIRONMENTS$/m,
       );
+    });
+
+    it('should refuse at synth to bind a secrets key, image repository or clusters to a bundle without that client', () => {
+      const stack = new Stack(newApp({ bundle: false }), 'Clients');
+      const props = {
+        entry: 'functions/api/get-health.ts',
+        logRetention: stageSettings('dev').logRetention,
+        logRemovalPolicy: RemovalPolicy.DESTROY,
+      };
+      const bare = new MerlinFunction(stack, 'Bare', props);
+      const withKms = new MerlinFunction(stack, 'WithKms', { ...props, awsClients: { kms: true } });
+      const key = new kms.Key(stack, 'Key');
+
+      expect(bare.awsClients).toEqual({ eks: false, kms: false, ecr: false });
+      expect(() => bindSecretsKey(bare, key, 'decrypt')).toThrow(/Clients\/Bare: the secrets key needs the KMS client/);
+      expect(() => grantClusterAccess(bare, [])).toThrow(/cluster access needs the EKS client/);
+      expect(() => bindSecretsKey(withKms, key, 'decrypt')).not.toThrow();
+      expect(awsClientDefines({ eks: false, kms: true, ecr: false })).toEqual({
+        'globalThis.MERLIN_WITHOUT_EKS': 'true',
+        'globalThis.MERLIN_WITHOUT_ECR': 'true',
+      });
     });
 
     it('should merge the environment over the defaults and keep defaults for undefined overrides', () => {

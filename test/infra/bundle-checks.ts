@@ -13,7 +13,10 @@ import { type MerlinFunction, NEVER_BUNDLED } from '../../infra/constructs/merli
 
 interface Metafile {
   inputs: Record<string, unknown>;
-  outputs: Record<string, { imports: { path: string; external?: boolean }[] }>;
+  outputs: Record<
+    string,
+    { imports: { path: string; external?: boolean }[]; inputs?: Record<string, { bytesInOutput: number }> }
+  >;
 }
 
 export interface Bundle {
@@ -65,3 +68,18 @@ export const itChecksBundles = (bundles: () => Bundle[]): void => {
     }
   });
 };
+
+/**
+ * Whether a bundle's output contains code of an npm package (the metafile's `inputs` lists every file esbuild read,
+ * tree-shaken or not; an output's `inputs` only what it kept).
+ */
+export const bundlesPackage = (bundle: Bundle, pkg: string): boolean =>
+  Object.values(bundle.meta.outputs).some((output) =>
+    Object.entries(output.inputs ?? {}).some(
+      ([input, { bytesInOutput }]) => input.startsWith(`node_modules/${pkg}/`) && bytesInOutput > 0,
+    ),
+  );
+
+/** The optional AWS SDK clients (functions/shared/container.ts) a bundle carries. */
+export const optionalClientsOf = (bundle: Bundle): string[] =>
+  (['client-eks', 'client-kms', 'client-ecr'] as const).filter((c) => bundlesPackage(bundle, `@aws-sdk/${c}`));
