@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowName } from '../../core/ports.js';
 import { SERVICE_TASKS, WORKFLOW_TASKS, type WorkflowTaskKey } from '../../functions/workflow/tasks.js';
 import { buildApp, type MerlinApp, newApp } from '../../infra/build-app.js';
-import { ConfigError } from '../../infra/config.js';
+import { ConfigError, REPO_ROOT } from '../../infra/config.js';
 import { CODEBUILD_SYNC_RULE } from '../../infra/constructs/service-tasks.js';
 import {
   ARTIFACTS_PREFIX,
@@ -392,8 +392,14 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
         String,
       );
 
+      // CDK names the staged directory after the source's "extension": a repository cloned into /tmp/tmp.Ab3 stages
+      // into asset.<hash>.Ab3.
       expect(Object.values(manifest.dockerImages).map((d) => d.source)).toEqual([
-        { directory: `asset.${asset.assetHash}`, dockerFile: 'serving/Dockerfile', platform: 'linux/arm64' },
+        {
+          directory: `asset.${asset.assetHash}${path.extname(REPO_ROOT)}`,
+          dockerFile: 'serving/Dockerfile',
+          platform: 'linux/arm64',
+        },
       ]);
       expect(staged).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'serving/Dockerfile']));
       expect(
