@@ -164,7 +164,8 @@ export class ApiStack extends Stack {
           path: route.path,
           methods: [apigwv2.HttpMethod[route.method]],
           integration: new HttpLambdaIntegration(`${routeId(route.method, route.path)}Integration`, fn),
-          ...(isPublic && { authorizer: new apigwv2.HttpNoneAuthorizer() }),
+          // No scopes either: API Gateway refuses authorization scopes on a route without a JWT authorizer.
+          ...(isPublic && { authorizer: new apigwv2.HttpNoneAuthorizer(), authorizationScopes: [] }),
         });
         if (isPublic) {
           for (const r of added) {

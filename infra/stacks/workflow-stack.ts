@@ -171,6 +171,22 @@ export class WorkflowStack extends Stack {
       masterKey: alarmsKey,
       enforceSSL: true,
     });
+    // enforceSSL gives the topic a resource policy, which replaces SNS's default one: without this statement nothing
+    // lets CloudWatch publish, and every alarm notification would be refused.
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:${settings.prefix}-*`,
+          },
+        },
+      }),
+    );
     for (const email of settings.alarmEmails) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }

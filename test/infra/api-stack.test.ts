@@ -160,6 +160,12 @@ describe('ApiStack', () => {
         (r) => r.Properties.AuthorizationType === 'JWT',
       );
       for (const r of scoped) expect(r.Properties.AuthorizationScopes).toEqual(['merlin/api']);
+      // API Gateway refuses scopes on a route without a JWT authorizer (the deploy would fail).
+      const open = Object.values(resources(t, 'AWS::ApiGatewayV2::Route')).filter(
+        (r) => r.Properties.AuthorizationType === 'NONE',
+      );
+      expect(open).toHaveLength(PUBLIC_ROUTES.length);
+      for (const r of open) expect(r.Properties).not.toHaveProperty('AuthorizationScopes');
     });
   });
 

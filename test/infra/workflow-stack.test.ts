@@ -226,6 +226,41 @@ describe('WorkflowStack', () => {
       });
     });
 
+    it('should let CloudWatch publish this stage’s alarms to the topic (its policy replaces the SNS default)', () => {
+      const topicRef = { Ref: logicalId(built.workflow.alarmTopic) };
+      const policies = Object.values(resources(template, 'AWS::SNS::TopicPolicy'));
+      expect(policies).toHaveLength(1);
+      const policy = policies[0]?.Properties as { Topics: unknown[]; PolicyDocument: { Statement: unknown[] } };
+      expect(policy.Topics).toEqual([topicRef]);
+      const allows = policy.PolicyDocument.Statement.filter((st) => (st as { Effect: string }).Effect === 'Allow');
+      expect(allows).toEqual([
+        expect.objectContaining({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: topicRef,
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: {
+              'aws:SourceArn': {
+                'Fn::Join': [
+                  '',
+                  [
+                    'arn:',
+                    { Ref: 'AWS::Partition' },
+                    ':cloudwatch:',
+                    { Ref: 'AWS::Region' },
+                    ':',
+                    { Ref: 'AWS::AccountId' },
+                    ':alarm:Merlin-dev-*',
+                  ],
+                ],
+              },
+            },
+          },
+        }),
+      ]);
+    });
+
     it('should subscribe the stage config’s alarm emails, and none by default', () => {
       template.resourceCountIs('AWS::SNS::Subscription', 0);
       const withEmails = buildApp({
