@@ -24,8 +24,11 @@ export interface RouteEntry {
   startsWorkflow?: true;
   /** The route encrypts secret values (its group alone may have KMS make data keys with the secrets key). */
   encryptsSecrets?: true;
-  /** The route reads, writes or deletes artifact files (its group may use the bucket's artifacts prefix). */
-  artifacts?: true;
+  /**
+   * The route uses artifact files under the bucket's artifacts prefix: `delete` only removes them (cascading deletes);
+   * `readWrite` also presigns uploads and downloads and reads them (its group gets the bucket key's data keys).
+   */
+  artifacts?: 'delete' | 'readWrite';
   /** The route reads from clusters (model-server logs): its group may describe the environments' EKS clusters. */
   readsClusters?: true;
 }
@@ -41,7 +44,7 @@ export const API_ROUTES: readonly RouteEntry[] = [
   { method: 'GET', path: '/v1/projects', entry: 'list-projects', group: 'projects' },
   { method: 'GET', path: '/v1/projects/{project}', entry: 'get-project', group: 'projects' },
   { method: 'PATCH', path: '/v1/projects/{project}', entry: 'patch-project', group: 'projects' },
-  { method: 'DELETE', path: '/v1/projects/{project}', entry: 'delete-project', group: 'projects', artifacts: true },
+  { method: 'DELETE', path: '/v1/projects/{project}', entry: 'delete-project', group: 'projects', artifacts: 'delete' },
   { method: 'POST', path: '/v1/projects/{project}/models', entry: 'create-model', group: 'models' },
   { method: 'GET', path: '/v1/projects/{project}/models', entry: 'list-models', group: 'models' },
   { method: 'GET', path: '/v1/projects/{project}/models/{model}', entry: 'get-model', group: 'models' },
@@ -51,7 +54,7 @@ export const API_ROUTES: readonly RouteEntry[] = [
     path: '/v1/projects/{project}/models/{model}',
     entry: 'delete-model',
     group: 'models',
-    artifacts: true,
+    artifacts: 'delete',
   },
   {
     method: 'POST',
@@ -62,9 +65,15 @@ export const API_ROUTES: readonly RouteEntry[] = [
   { method: 'GET', path: '/v1/projects/{project}/models/{model}/versions', entry: 'list-versions', group: 'versions' },
   { method: 'GET', path: VERSION, entry: 'get-version', group: 'versions' },
   { method: 'PATCH', path: VERSION, entry: 'patch-version', group: 'versions' },
-  { method: 'DELETE', path: VERSION, entry: 'delete-version', group: 'versions', artifacts: true },
-  { method: 'POST', path: `${VERSION}/{action}`, entry: 'post-artifact-action', group: 'versions', artifacts: true },
-  { method: 'GET', path: `${VERSION}/artifact`, entry: 'get-artifact', group: 'versions', artifacts: true },
+  { method: 'DELETE', path: VERSION, entry: 'delete-version', group: 'versions', artifacts: 'delete' },
+  {
+    method: 'POST',
+    path: `${VERSION}/{action}`,
+    entry: 'post-artifact-action',
+    group: 'versions',
+    artifacts: 'readWrite',
+  },
+  { method: 'GET', path: `${VERSION}/artifact`, entry: 'get-artifact', group: 'versions', artifacts: 'readWrite' },
   { method: 'POST', path: `${VERSION}/endpoints`, entry: 'deploy-version', group: 'deployments', startsWorkflow: true },
   { method: 'GET', path: `${VERSION}/endpoints`, entry: 'list-version-endpoints', group: 'endpoints' },
   { method: 'GET', path: `${VERSION}/endpoints/{environment}`, entry: 'get-version-endpoint', group: 'endpoints' },

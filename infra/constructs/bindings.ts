@@ -36,12 +36,21 @@ export const TABLE_ACTIONS = [
   'dynamodb:Query',
 ] as const;
 
-/** `TABLE_NAME` + the item actions the adapters use, on the table and its named indexes only. */
-export const bindTable = (fn: lambda.Function, table: dynamodb.ITable): void => {
+/** The reads among TABLE_ACTIONS: what a function whose routes only read (all GET) may do. */
+export const TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
+
+/**
+ * `TABLE_NAME` + the item actions the adapters use (`read`: only the reads), on the table and its named indexes only.
+ */
+export const bindTable = (
+  fn: lambda.Function,
+  table: dynamodb.ITable,
+  access: 'readWrite' | 'read' = 'readWrite',
+): void => {
   setVariable(fn, 'TABLE_NAME', table.tableName);
   fn.addToRolePolicy(
     new iam.PolicyStatement({
-      actions: [...TABLE_ACTIONS],
+      actions: access === 'read' ? [...TABLE_READ_ACTIONS] : [...TABLE_ACTIONS],
       resources: [table.tableArn, ...TABLE_INDEXES.map((index) => `${table.tableArn}/index/${index}`)],
     }),
   );
@@ -69,13 +78,22 @@ export const artifactsBucket = (scope: Construct, stage: string, bucket: s3.IBuc
  */
 export const artifactReadStatements = (bucket: s3.IBucket): iam.PolicyStatement[] => [
   new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)] }),
+  listArtifactsStatement(bucket),
+  ...artifactKeyStatements(bucket, ['kms:Decrypt']),
+];
+
+/**
+ * Listing the artifacts prefix. `IfExists`: S3 also evaluates s3:ListBucket, without any s3:prefix in the request
+ * context, to decide whether a GET or HEAD of a missing object answers 404 (allowed) or 403 (denied); a plain
+ * StringLike would turn "not uploaded yet" and "artifact file not found" into access-denied errors. A listing that
+ * names a prefix must still name one under artifacts/.
+ */
+const listArtifactsStatement = (bucket: s3.IBucket): iam.PolicyStatement =>
   new iam.PolicyStatement({
     actions: ['s3:ListBucket'],
     resources: [bucket.bucketArn],
-    conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
-  }),
-  ...artifactKeyStatements(bucket, ['kms:Decrypt']),
-];
+    conditions: { StringLikeIfExists: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
+  });
 
 const artifactKeyStatements = (bucket: s3.IBucket, actions: string[]): iam.PolicyStatement[] =>
   bucket.encryptionKey
@@ -88,25 +106,25 @@ const artifactKeyStatements = (bucket: s3.IBucket, actions: string[]): iam.Polic
       ]
     : [];
 
+/** What a function may do with the artifacts: see RouteEntry.artifacts. */
+export type ArtifactAccess = 'readWrite' | 'delete' | 'none';
+
 /**
- * `ARTIFACT_BUCKET`; with `artifacts`, get/put/delete on the objects under the artifacts prefix and listing that
+ * `ARTIFACT_BUCKET`; with `readWrite`, get/put/delete on the objects under the artifacts prefix and listing that
  * prefix (presigned PUT/GET URLs are signed with the function's role, so the role must allow what the URL does), and
- * the bucket key's data keys through S3 only. `none` only names the bucket.
+ * the bucket key's data keys through S3 only; with `delete`, only deleting and listing there (no key: deleting an
+ * object decrypts nothing). `none` only names the bucket.
  */
-export const bindBucket = (fn: lambda.Function, bucket: s3.IBucket, access: 'artifacts' | 'none'): void => {
+export const bindBucket = (fn: lambda.Function, bucket: s3.IBucket, access: ArtifactAccess): void => {
   setVariable(fn, 'ARTIFACT_BUCKET', bucket.bucketName);
   if (access === 'none') return;
   const statements = [
     new iam.PolicyStatement({
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      actions: access === 'delete' ? ['s3:DeleteObject'] : ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       resources: [bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)],
     }),
-    new iam.PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
-    }),
-    ...artifactKeyStatements(bucket, ['kms:Decrypt', 'kms:GenerateDataKey']),
+    listArtifactsStatement(bucket),
+    ...(access === 'delete' ? [] : artifactKeyStatements(bucket, ['kms:Decrypt', 'kms:GenerateDataKey'])),
   ];
   for (const statement of statements) fn.addToRolePolicy(statement);
   acknowledgeWildcardResource(fn.role!, bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`), ARTIFACTS_REASON);
@@ -114,7 +132,7 @@ export const bindBucket = (fn: lambda.Function, bucket: s3.IBucket, access: 'art
 
 /** Why a policy may name every object under the artifacts prefix. */
 export const ARTIFACTS_REASON =
-  'Prefix-scoped: the objects of every model version live under artifacts/<project>/<model>/<version>/ (core/names.ts artifactPrefix), created at run time, so no narrower static ARN exists; nothing outside the prefix is granted, and listing is limited to it by an s3:prefix condition.';
+  'Prefix-scoped: the objects of every model version live under artifacts/<project>/<model>/<version>/ (core/names.ts artifactPrefix), created at run time, so no narrower static ARN exists; nothing outside the prefix is granted, and a listing that names a prefix must name one under it (s3:prefix condition).';
 
 /** `MERLIN_STAGE`: the `stage` dimension of the business metrics (functions/shared/observability.ts). */
 export const bindStage = (fn: lambda.Function, stage: string): void => {

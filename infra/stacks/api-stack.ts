@@ -12,10 +12,11 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { WorkflowName } from '../../core/ports.js';
-import { API_ROUTES, ROUTE_GROUPS, type RouteGroup } from '../../functions/api/routes.js';
+import { API_ROUTES, ROUTE_GROUPS, type RouteEntry, type RouteGroup } from '../../functions/api/routes.js';
 import { acknowledge } from '../acknowledgments.js';
 import { eksClusters, type StageSettings } from '../config.js';
 import {
+  type ArtifactAccess,
   artifactsBucket,
   bindBucket,
   bindEnvironments,
@@ -148,8 +149,9 @@ export class ApiStack extends Stack {
           kms: routes.some((r) => r.encryptsSecrets),
         },
       });
-      bindTable(fn, props.table);
-      bindBucket(fn, bucket, routes.some((r) => r.artifacts) ? 'artifacts' : 'none');
+      // A group whose routes all read gets no table writes; artifacts as its routes declare them.
+      bindTable(fn, props.table, routes.every((r) => r.method === 'GET') ? 'read' : 'readWrite');
+      bindBucket(fn, bucket, artifactAccess(routes));
       if (routes.some((r) => r.startsWorkflow)) bindStateMachines(fn, props.stateMachines);
       else nameStateMachines(fn, stateMachineArns);
       if (routes.some((r) => r.encryptsSecrets)) bindSecretsKey(fn, props.secretsKey, 'encrypt');
@@ -200,3 +202,9 @@ export class ApiStack extends Stack {
     });
   }
 }
+
+/** The artifact access a group needs: the most its routes declare (RouteEntry.artifacts). */
+export const artifactAccess = (routes: readonly RouteEntry[]): ArtifactAccess => {
+  if (routes.some((r) => r.artifacts === 'readWrite')) return 'readWrite';
+  return routes.some((r) => r.artifacts === 'delete') ? 'delete' : 'none';
+};

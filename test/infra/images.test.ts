@@ -208,7 +208,7 @@ describe('Image builds (ServingStack) and the deploy workflow’s Build Image', 
           {
             actions: ['s3:ListBucket'],
             resources: [bucketArn()],
-            condition: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
+            condition: { StringLikeIfExists: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
           },
           { actions: ['ecr:GetAuthorizationToken'], resources: ['*'], condition: undefined },
           {
