@@ -52,6 +52,8 @@ export interface MerlinOptions {
   readFiles?: ((path: string) => Promise<ArtifactFile[]>) | undefined;
   /** Files uploaded at once (default 4). */
   uploadConcurrency?: number | undefined;
+  /** Timeout of one attempt of an API call or a prediction (default 30 s). Uploads have none: use a `signal`. */
+  requestTimeoutMs?: number | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
   now?: (() => number) | undefined;
   random?: (() => number) | undefined;
@@ -63,6 +65,8 @@ export interface RequestOptions {
   ifMatch?: number | undefined;
   /** `Idempotency-Key` of a POST (default: a new random key, kept across the retries of this one call). */
   idempotencyKey?: string | undefined;
+  /** Aborts the call with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface LogModelOptions {
@@ -73,11 +77,14 @@ export interface LogModelOptions {
   /** The new version's labels, params, metrics… (used when the target names no version). */
   version?: CreateVersionBody | undefined;
   onProgress?: OnProgress | undefined;
+  /** Aborts the calls and the uploads with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
-export interface DeployOptions extends DeployBody, Pick<WatchOptions, 'onProgress' | 'timeoutMs'> {}
-export interface RedeployOptions extends RedeployBody, Pick<WatchOptions, 'onProgress' | 'timeoutMs'> {}
-export interface FollowOptions extends Pick<WatchOptions, 'onProgress' | 'timeoutMs'> {
+type Follow = Pick<WatchOptions, 'onProgress' | 'timeoutMs' | 'signal'>;
+export interface DeployOptions extends DeployBody, Follow {}
+export interface RedeployOptions extends RedeployBody, Follow {}
+export interface FollowOptions extends Follow {
   environment?: string | undefined;
 }
 
@@ -132,6 +139,7 @@ export interface PredictOptions {
   /** Sent as `x-merlin-route-key`: the same key always reaches the same version of a split. */
   routeKey?: string | undefined;
   headers?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface Prediction<T> {
@@ -150,6 +158,35 @@ const optionHeaders = (o?: RequestOptions) => ({
   ...(o?.ifMatch !== undefined && { 'if-match': `"${o.ifMatch}"` }),
   ...(o?.idempotencyKey !== undefined && { 'idempotency-key': o.idempotencyKey }),
 });
+/** A random UUID: `crypto.randomUUID` exists only in secure contexts (https, localhost), `getRandomValues` everywhere. */
+export function randomId(): string {
+  const c = globalThis.crypto;
+  if (typeof c.randomUUID === 'function') return c.randomUUID();
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] as number) & 0x0f) | 0x40; // version 4
+  b[8] = ((b[8] as number) & 0x3f) | 0x80; // variant 10
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The deployment a retried request ran into (409 `DEPLOYMENT_IN_PROGRESS`, its id in the details), if it was one. */
+function inProgressAfterRetry(e: unknown): string | undefined {
+  if (!(e instanceof MerlinApiError) || e.attempts < 2 || e.code !== 'DEPLOYMENT_IN_PROGRESS') return undefined;
+  const id = (e.details as { deploymentId?: unknown } | null | undefined)?.deploymentId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** The same routing rule (destinations in any order; a mirror of 0 % or none alike). */
+function sameRule(a: RouteRule | undefined, b: RouteRule): boolean {
+  if (!a) return false;
+  const key = (r: RouteRule) =>
+    JSON.stringify([
+      [...r.destinations].map((d) => [d.version, d.weight]).sort((x, y) => (x[0] as number) - (y[0] as number)),
+      r.mirror && r.mirror.percent > 0 ? [r.mirror.version, r.mirror.percent] : null,
+    ]);
+  return key(a) === key(b);
+}
+
 const isV2 = (body: unknown): boolean => {
   const inputs = (body as { inputs?: unknown } | null)?.inputs;
   return Array.isArray(inputs) && inputs.length > 0 && inputs.every((i) => i && typeof i === 'object' && 'name' in i);
@@ -190,10 +227,11 @@ export class Merlin {
       retry: this.#retry,
       sleep: this.#sleep,
       random: this.#random,
-      idempotencyKey: options.idempotencyKey ?? (() => globalThis.crypto.randomUUID()),
+      idempotencyKey: options.idempotencyKey ?? randomId,
       auth,
       authOrigin: new URL(this.url).origin,
       headers: options.headers ?? {},
+      timeoutMs: options.requestTimeoutMs,
     });
   }
 
@@ -201,21 +239,63 @@ export class Merlin {
   async request<T>(
     method: HttpMethod,
     path: string,
-    o: { body?: unknown; headers?: Record<string, string>; query?: Record<string, string | number | undefined> } = {},
+    o: {
+      body?: unknown;
+      headers?: Record<string, string>;
+      query?: Record<string, string | number | undefined>;
+      /** Aborts the call with the signal's reason. */
+      signal?: AbortSignal | undefined;
+      /** Timeout of one attempt (default: `requestTimeoutMs`). */
+      timeoutMs?: number | undefined;
+    } = {},
   ): Promise<Reply<T>> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) q.set(k, String(v));
-    const url = `${this.url}${path}${q.size ? `?${q}` : ''}`;
+    // Not `q.size`: older browsers lack it, and a cursor never sent would page forever.
+    const query = q.toString();
+    const url = `${this.url}${path}${query ? `?${query}` : ''}`;
     return this.#transport.json<T>({
       method,
       url,
       ...(o.body !== undefined && { body: o.body }),
       ...(o.headers && { headers: o.headers }),
+      ...(o.signal && { signal: o.signal }),
+      ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
     });
   }
 
-  async #call<T>(method: HttpMethod, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
-    return (await this.request<T>(method, path, { body, ...(headers && { headers }) })).body;
+  async #call<T>(
+    method: HttpMethod,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    return (await this.request<T>(method, path, { body, ...(headers && { headers }), signal })).body;
+  }
+
+  /**
+   * A PUT or DELETE that starts a deployment. Such a request is retried only when the server did not act on it (429,
+   * 503); should the retry meet 409 `DEPLOYMENT_IN_PROGRESS` all the same, and the deployment in progress be the one
+   * asked for (`isOurs`), that deployment is followed instead of failing.
+   */
+  async #startDeployment(
+    method: HttpMethod,
+    path: string,
+    body: unknown,
+    headers: Record<string, string> | undefined,
+    signal: AbortSignal | undefined,
+    isOurs: (d: Deployment) => boolean,
+  ): Promise<Deployment> {
+    try {
+      return await this.#call<Deployment>(method, path, body, headers, signal);
+    } catch (e) {
+      const id = inProgressAfterRetry(e);
+      if (id === undefined) throw e;
+      const d = await this.deployments.get(id, { signal });
+      if (!isOurs(d)) throw e;
+      return d;
+    }
   }
 
   #list<T>(path: string, o: ListOptions & Record<string, string | number | undefined> = {}): PagedList<T> {
@@ -266,13 +346,13 @@ export class Merlin {
 
   readonly projects = {
     create: (body: CreateProjectBody, o?: RequestOptions): Promise<Project> =>
-      this.#call('POST', '/v1/projects', body, optionHeaders(o)),
+      this.#call('POST', '/v1/projects', body, optionHeaders(o), o?.signal),
     get: (name: string): Promise<Project> => this.#call('GET', `/v1/projects/${enc(name)}`),
     list: (o?: ListOptions): PagedList<Project> => this.#list('/v1/projects', { ...o }),
     update: (name: string, patch: PatchProjectBody, o?: RequestOptions): Promise<Project> =>
-      this.#call('PATCH', `/v1/projects/${enc(name)}`, patch, optionHeaders(o)),
+      this.#call('PATCH', `/v1/projects/${enc(name)}`, patch, optionHeaders(o), o?.signal),
     delete: (name: string, o?: RequestOptions): Promise<void> =>
-      this.#call('DELETE', `/v1/projects/${enc(name)}`, undefined, optionHeaders(o)),
+      this.#call('DELETE', `/v1/projects/${enc(name)}`, undefined, optionHeaders(o), o?.signal),
     /** The project, created first when it does not exist. */
     ensure: (body: CreateProjectBody): Promise<Project & { created: boolean }> =>
       this.#ensure(
@@ -283,14 +363,14 @@ export class Merlin {
 
   readonly models = {
     create: (project: string, body: CreateModelBody, o?: RequestOptions): Promise<Model> =>
-      this.#call('POST', `/v1/projects/${enc(project)}/models`, body, optionHeaders(o)),
+      this.#call('POST', `/v1/projects/${enc(project)}/models`, body, optionHeaders(o), o?.signal),
     get: (ref: ModelRef): Promise<Model> => this.#call('GET', modelPath(ref)),
     list: (project: string, o?: ListOptions): PagedList<Model> =>
       this.#list(`/v1/projects/${enc(project)}/models`, { ...o }),
     update: (ref: ModelRef, patch: PatchModelBody, o?: RequestOptions): Promise<Model> =>
-      this.#call('PATCH', modelPath(ref), patch, optionHeaders(o)),
+      this.#call('PATCH', modelPath(ref), patch, optionHeaders(o), o?.signal),
     delete: (ref: ModelRef, o?: RequestOptions): Promise<void> =>
-      this.#call('DELETE', modelPath(ref), undefined, optionHeaders(o)),
+      this.#call('DELETE', modelPath(ref), undefined, optionHeaders(o), o?.signal),
     /** The model, created first when it does not exist (an existing model of another type is an error). */
     ensure: async (project: string, body: CreateModelBody): Promise<Model & { created: boolean }> => {
       const m = await this.#ensure(
@@ -309,7 +389,7 @@ export class Merlin {
 
   readonly versions = {
     create: (ref: ModelRef, body: CreateVersionBody = {}, o?: RequestOptions): Promise<ModelVersion> =>
-      this.#call('POST', `${modelPath(ref)}/versions`, body, optionHeaders(o)),
+      this.#call('POST', `${modelPath(ref)}/versions`, body, optionHeaders(o), o?.signal),
     get: (ref: VersionRef): Promise<ModelVersion> => this.#call('GET', versionPath(ref)),
     /** `label`: versions carrying every one of these labels. */
     list: (ref: ModelRef, o: { pageSize?: number; label?: Record<string, string> } = {}): PagedList<ModelVersion> =>
@@ -322,9 +402,9 @@ export class Merlin {
           : undefined,
       }),
     update: (ref: VersionRef, patch: PatchVersionBody, o?: RequestOptions): Promise<ModelVersion> =>
-      this.#call('PATCH', versionPath(ref), patch, optionHeaders(o)),
+      this.#call('PATCH', versionPath(ref), patch, optionHeaders(o), o?.signal),
     delete: (ref: VersionRef, o?: RequestOptions): Promise<void> =>
-      this.#call('DELETE', versionPath(ref), undefined, optionHeaders(o)),
+      this.#call('DELETE', versionPath(ref), undefined, optionHeaders(o), o?.signal),
   };
 
   readonly artifacts = {
@@ -398,20 +478,36 @@ export class Merlin {
     /** Takes the model endpoint down (202 → waits for the route deployment). */
     delete: async (ref: ModelRef, o: FollowOptions = {}): Promise<Deployment> => {
       const env = await this.#environmentName(o.environment);
-      const d = await this.#call<Deployment>('DELETE', `${modelPath(ref)}/endpoints/${enc(env)}`);
+      const d = await this.#startDeployment(
+        'DELETE',
+        `${modelPath(ref)}/endpoints/${enc(env)}`,
+        undefined,
+        undefined,
+        o.signal,
+        (d) =>
+          d.kind === 'route' &&
+          d.project === ref.project &&
+          d.model === ref.model &&
+          d.environment === env &&
+          d.request.removeRoute === true,
+      );
       return this.#follow(d, o, `Stop routing ${ref.project}/${ref.model} in ${env}`);
     },
   };
 
   readonly deployments = {
-    get: (id: string): Promise<Deployment> => this.#call('GET', `/v1/deployments/${enc(id)}`),
-    /** Follows a deployment until it ends: resolves when it succeeded, throws `DeploymentFailedError` if it failed. */
+    get: async (id: string, o: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}) =>
+      (await this.request<Deployment>('GET', `/v1/deployments/${enc(id)}`, o)).body,
+    /**
+     * Follows a deployment until it ends: resolves when it succeeded, throws `DeploymentFailedError` if it failed,
+     * `MerlinTimeoutError` once `timeoutMs` passed (no request outlives it).
+     */
     watch: (id: string, o: WatchOptions = {}): Promise<Deployment> =>
-      watchDeployment(id, { get: (i) => this.deployments.get(i), sleep: this.#sleep, now: this.#now }, o),
+      watchDeployment(id, { get: (i, r) => this.deployments.get(i, r), sleep: this.#sleep, now: this.#now }, o),
   };
 
   /** Reports a deployment's start, follows it step by step, reports its end. */
-  async #follow(d: Deployment, o: Pick<WatchOptions, 'onProgress' | 'timeoutMs'>, what: string): Promise<Deployment> {
+  async #follow(d: Deployment, o: Follow, what: string): Promise<Deployment> {
     const started = this.#now();
     const report = (e: ProgressEvent) => o.onProgress?.(e);
     report({ type: 'step', step: what, status: 'running', deploymentId: d.id, detail: `deployment ${d.id}` });
@@ -440,25 +536,43 @@ export class Merlin {
    * active versions).
    */
   async deploy(ref: VersionRef, o: DeployOptions = {}): Promise<VersionEndpoint> {
-    const { onProgress, timeoutMs, ...body } = o;
-    const d = await this.#call<Deployment>('POST', `${versionPath(ref)}/endpoints`, body);
-    await this.#follow(d, { onProgress, timeoutMs }, `Deploy ${targetOf(ref)} to ${d.environment}`);
+    const { onProgress, timeoutMs, signal, ...body } = o;
+    const d = await this.#call<Deployment>('POST', `${versionPath(ref)}/endpoints`, body, undefined, signal);
+    await this.#follow(d, { onProgress, timeoutMs, signal }, `Deploy ${targetOf(ref)} to ${d.environment}`);
     return this.endpoints.get(ref, d.environment);
   }
 
   /** Changes a running endpoint's settings (a new revision; the current one serves until it is ready). */
   async redeploy(ref: VersionRef, environment: string | undefined, o: RedeployOptions = {}): Promise<VersionEndpoint> {
-    const { onProgress, timeoutMs, ...body } = o;
+    const { onProgress, timeoutMs, signal, ...body } = o;
     const env = await this.#environmentName(environment);
-    const d = await this.#call<Deployment>('PATCH', `${versionPath(ref)}/endpoints/${enc(env)}`, body);
-    await this.#follow(d, { onProgress, timeoutMs }, `Redeploy ${targetOf(ref)} in ${env}`);
+    const d = await this.#call<Deployment>(
+      'PATCH',
+      `${versionPath(ref)}/endpoints/${enc(env)}`,
+      body,
+      undefined,
+      signal,
+    );
+    await this.#follow(d, { onProgress, timeoutMs, signal }, `Redeploy ${targetOf(ref)} in ${env}`);
     return this.endpoints.get(ref, env);
   }
 
   /** Undeploys a version endpoint and resolves with the finished Deployment. */
   async undeploy(ref: VersionRef, o: FollowOptions = {}): Promise<Deployment> {
     const env = await this.#environmentName(o.environment);
-    const d = await this.#call<Deployment>('DELETE', `${versionPath(ref)}/endpoints/${enc(env)}`);
+    const d = await this.#startDeployment(
+      'DELETE',
+      `${versionPath(ref)}/endpoints/${enc(env)}`,
+      undefined,
+      undefined,
+      o.signal,
+      (d) =>
+        d.kind === 'undeploy' &&
+        d.project === ref.project &&
+        d.model === ref.model &&
+        d.version === ref.version &&
+        d.environment === env,
+    );
     return this.#follow(d, o, `Undeploy ${targetOf(ref)} from ${env}`);
   }
 
@@ -479,11 +593,18 @@ export class Merlin {
           }
         : split;
     const env = await this.#environmentName(o.environment);
-    const d = await this.#call<Deployment>(
+    const d = await this.#startDeployment(
       'PUT',
       `${modelPath(ref)}/endpoints/${enc(env)}`,
       { rule },
       optionHeaders({ ifMatch: o.ifMatch }),
+      o.signal,
+      (d) =>
+        d.kind === 'route' &&
+        d.project === ref.project &&
+        d.model === ref.model &&
+        d.environment === env &&
+        sameRule(d.request.rule, rule),
     );
     await this.#follow(d, o, `Route ${ref.project}/${ref.model} in ${env}: ${formatRule(rule)}`);
     return this.modelEndpoints.get({ project: ref.project, model: ref.model }, env);
@@ -515,7 +636,7 @@ export class Merlin {
       version = target.version;
     } else {
       const t0 = this.#now();
-      const v = await this.versions.create(target, o.version ?? {});
+      const v = await this.versions.create(target, o.version ?? {}, { signal: o.signal });
       version = v.version;
       report({
         type: 'step',
@@ -527,9 +648,13 @@ export class Merlin {
     const ref: VersionRef = { project: target.project, model: target.model, version };
 
     const t0 = this.#now();
-    const { uploads } = await this.#call<ArtifactUploadResponse>('POST', `${versionPath(ref)}/artifact:upload`, {
-      files: files.map((f) => ({ path: f.path, size: f.size })),
-    });
+    const { uploads } = await this.#call<ArtifactUploadResponse>(
+      'POST',
+      `${versionPath(ref)}/artifact:upload`,
+      { files: files.map((f) => ({ path: f.path, size: f.size })) },
+      undefined,
+      o.signal,
+    );
     const byPath = new Map(uploads.map((u) => [u.path, u]));
     const digests = new Map<string, string>();
     await eachLimited(files, this.#uploadConcurrency, async (file) => {
@@ -544,6 +669,7 @@ export class Merlin {
         retry: this.#retry,
         sleep: this.#sleep,
         random: this.#random,
+        signal: o.signal,
         onProgress: (p) => report({ type: 'upload', ...p }),
       });
       digests.set(file.path, sha256);
@@ -556,9 +682,13 @@ export class Merlin {
       });
     });
     const t1 = this.#now();
-    const done = await this.#call<ModelVersion>('POST', `${versionPath(ref)}/artifact:complete`, {
-      files: files.map((f) => ({ path: f.path, size: f.size, sha256: digests.get(f.path) as string })),
-    });
+    const done = await this.#call<ModelVersion>(
+      'POST',
+      `${versionPath(ref)}/artifact:complete`,
+      { files: files.map((f) => ({ path: f.path, size: f.size, sha256: digests.get(f.path) as string })) },
+      undefined,
+      o.signal,
+    );
     report({
       type: 'step',
       step: 'Verify artifact',
@@ -579,9 +709,9 @@ export class Merlin {
   }
 
   /** The model's V2 metadata (`GET …/v2/models/{model}`): its input and output tensors, as the model server knows them. */
-  async metadata(target: PredictTarget): Promise<V2Metadata> {
+  async metadata(target: PredictTarget, o: { signal?: AbortSignal | undefined } = {}): Promise<V2Metadata> {
     const url = `${await this.servingUrl(target)}/v2/models/${enc(target.model)}`;
-    return (await this.#transport.json<V2Metadata>({ method: 'GET', url })).body;
+    return (await this.#transport.json<V2Metadata>({ method: 'GET', url, signal: o.signal })).body;
   }
 
   /**
@@ -618,6 +748,7 @@ export class Merlin {
       url,
       body: request,
       idempotent: true,
+      signal: o.signal,
       headers: { ...o.headers, ...(o.routeKey !== undefined && { 'x-merlin-route-key': o.routeKey }) },
     });
     const header = reply.headers.get('x-model-version');

@@ -19,6 +19,8 @@ export class MerlinApiError extends MerlinError {
   readonly requestId: string | undefined;
   readonly method: string;
   readonly url: string;
+  /** Requests sent for this call, the retries included (1: no retry). */
+  readonly attempts: number;
 
   constructor(o: {
     status: number;
@@ -28,6 +30,7 @@ export class MerlinApiError extends MerlinError {
     requestId?: string | undefined;
     method: string;
     url: string;
+    attempts?: number | undefined;
   }) {
     super(o.message);
     this.status = o.status;
@@ -36,16 +39,20 @@ export class MerlinApiError extends MerlinError {
     this.requestId = o.requestId;
     this.method = o.method;
     this.url = o.url;
+    this.attempts = o.attempts ?? 1;
   }
 }
 
-/** The platform could not be reached at all (refused, reset, DNS), after the retries an idempotent call gets. */
+/**
+ * The platform could not be reached (refused, reset, DNS), after the retries a call that is safe to repeat gets. A
+ * call that is not (a PUT or DELETE) fails at the first reset, its message saying it may have been carried out.
+ */
 export class MerlinConnectionError extends MerlinError {
   override name = 'MerlinConnectionError';
   readonly url: string;
-  constructor(url: string, cause: unknown) {
+  constructor(url: string, cause: unknown, note?: string) {
     const reason = causeOf(cause);
-    super(`cannot reach ${new URL(url).origin} (${reason})`, { cause });
+    super(`cannot reach ${new URL(url).origin} (${reason})${note ? `; ${note}` : ''}`, { cause });
     this.url = url;
   }
 }
@@ -117,6 +124,7 @@ export function apiErrorOf(o: {
   headers: Headers;
   method: string;
   url: string;
+  attempts?: number | undefined;
 }): MerlinApiError {
   let code = STATUS_CODES[o.status] ?? `HTTP_${o.status}`;
   let message = '';
@@ -152,7 +160,16 @@ export function apiErrorOf(o: {
     message = o.text.trim().slice(0, 500);
   }
   if (!message) message = `${o.method} ${new URL(o.url).pathname} answered ${o.status} ${o.statusText ?? ''}`.trim();
-  return new MerlinApiError({ status: o.status, code, message, details, requestId, method: o.method, url: o.url });
+  return new MerlinApiError({
+    status: o.status,
+    code,
+    message,
+    details,
+    requestId,
+    method: o.method,
+    url: o.url,
+    attempts: o.attempts,
+  });
 }
 
 /** `ECONNREFUSED 127.0.0.1:8080` from undici's `TypeError: fetch failed` (cause chain), or the message. */

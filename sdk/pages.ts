@@ -4,6 +4,7 @@
  * collects them (with an optional maximum).
  */
 import type { Page } from '../core/schemas/common.js';
+import { MerlinError } from './errors.js';
 
 export type { Page };
 
@@ -21,13 +22,23 @@ export class PagedList<T> implements AsyncIterable<T> {
     return this.#fetchPage(cursor);
   }
 
-  /** Every page in order, fetched one at a time as the loop asks for the next. */
+  /**
+   * Every page in order, fetched one at a time as the loop asks for the next. A `nextCursor` seen before (the cursor
+   * not reaching the server, or a server going round in circles) is an error, not an endless loop.
+   */
   async *pages(): AsyncGenerator<Page<T>> {
+    const seen = new Set<string>();
     let cursor: string | undefined;
     do {
       const page = await this.#fetchPage(cursor);
       yield page;
       cursor = page.nextCursor ?? undefined;
+      if (cursor !== undefined) {
+        if (seen.has(cursor)) {
+          throw new MerlinError(`the list returned the cursor "${cursor.slice(0, 80)}" twice: stopped paging`);
+        }
+        seen.add(cursor);
+      }
     } while (cursor);
   }
 

@@ -1,14 +1,15 @@
 /**
  * Artifact uploads through presigned PUT URLs. Each file is read once per attempt: its bytes are hashed (sha256) and
  * counted (progress) as the PUT consumes them, so nothing is buffered whole. A PUT that fails on the way (connection
- * reset, 5xx, 429) is sent again from the start: the presigned URL stays valid for an hour. The client then calls
+ * reset, 5xx, 429 — S3's 503 SlowDown after its `Retry-After`) is sent again from the start, the file opened anew
+ * (the failed attempt's read is closed): the presigned URL stays valid for an hour. The client then calls
  * `artifact:complete` with each file's size and sha256, and the server verifies them.
  *
  * Browser-safe: files come as `ArtifactFile`s (`fileFromBytes` here; `filesFrom(path)` in `sdk/node.ts` reads the
  * file system) and hashing is pluggable (WebCrypto by default, node:crypto streaming in node).
  */
 import { apiErrorOf, MerlinApiError, MerlinConnectionError } from './errors.js';
-import { backoffMs, type RetryPolicy } from './transport.js';
+import { backoffMs, type RetryPolicy, retryDelayMs, sleepUnless } from './transport.js';
 
 /** One file of an artifact. */
 export interface ArtifactFile {
@@ -78,6 +79,8 @@ export interface PutOptions {
   sleep: (ms: number) => Promise<void>;
   random: () => number;
   onProgress?: ((p: UploadProgress) => void) | undefined;
+  /** Aborts the upload (and the waits between its attempts) with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
@@ -92,6 +95,7 @@ export async function putFile(
   o: PutOptions,
 ): Promise<string> {
   for (let attempt = 0; ; attempt++) {
+    o.signal?.throwIfAborted();
     const canRetry = attempt < o.retry.retries;
     const hash = o.sha256();
     let loaded = 0;
@@ -131,17 +135,20 @@ export async function putFile(
         headers: { ...target.headers, 'content-length': String(file.size) },
         body,
         ...(!file.bytes && { duplex: 'half' }),
+        ...(o.signal && { signal: o.signal }),
       } as RequestInit);
     } catch (error) {
       await chunks?.return?.(); // close the file: a retry opens it again
+      if (o.signal?.aborted) throw o.signal.reason;
       if (readError !== undefined) throw readError; // the file, not the network: retrying would not help
       if (canRetry) {
-        await o.sleep(backoffMs(o.retry, attempt, o.random));
+        await sleepUnless(o.sleep, backoffMs(o.retry, attempt, o.random), o.signal);
         continue;
       }
       throw new MerlinConnectionError(target.url, error);
     }
-    const text = await res.text();
+    // The storage may answer before reading the whole body (an error, S3's SlowDown): close the file either way.
+    const text = await res.text().finally(() => chunks?.return?.());
     if (res.ok) {
       if (loaded !== file.size) {
         throw new MerlinApiError({
@@ -155,7 +162,7 @@ export async function putFile(
       return hash.digest();
     }
     if (canRetry && RETRY_STATUSES.has(res.status)) {
-      await o.sleep(backoffMs(o.retry, attempt, o.random));
+      await sleepUnless(o.sleep, retryDelayMs(o.retry, attempt, o.random, res.headers.get('retry-after')), o.signal);
       continue;
     }
     const error = apiErrorOf({
@@ -178,13 +185,19 @@ export async function putFile(
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure, and starts no call after it. */
 export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const item = items[next++] as T;
-      await fn(item);
+      try {
+        await fn(item);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

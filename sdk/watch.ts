@@ -3,10 +3,12 @@
  * change, growing ×1.5 up to 1 s while nothing moves, so a local deploy's steps are reported within a tenth of a
  * second of happening and a long EKS rollout costs one request a second. Each step's transitions are reported once,
  * as they are seen: `running` when it starts, then `succeeded` / `failed` / `skipped` with the duration the server
- * recorded (its `startedAt` → `endedAt`), not the time between polls.
+ * recorded (its `startedAt` → `endedAt`), not the time between polls. The deadline holds: each poll gets the time
+ * that is left (its request is aborted when it runs out), and so does each wait.
  */
 import type { Deployment, DeploymentStep } from '../core/schemas/deployment.js';
 import { DeploymentFailedError, MerlinTimeoutError, targetOf } from './errors.js';
+import { anySignal, sleepUnless, timeoutSignal } from './transport.js';
 
 export type StepStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -43,10 +45,13 @@ export interface WatchOptions {
   timeoutMs?: number | undefined;
   /** The deployment as already known (e.g. the 202 answer): reported first, without fetching it again. */
   initial?: Deployment | undefined;
+  /** Stops watching (the deployment goes on), rejecting with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface WatchDeps {
-  get: (id: string) => Promise<Deployment>;
+  /** One poll; `signal` aborts it when the time left runs out (or the caller's signal aborts). */
+  get: (id: string, o: { signal?: AbortSignal | undefined }) => Promise<Deployment>;
   sleep: (ms: number) => Promise<void>;
   now: () => number;
 }
@@ -91,21 +96,39 @@ export async function watchDeployment(id: string, deps: WatchDeps, o: WatchOptio
   let last = o.initial;
   for (;;) {
     if (!last || !isOver(last)) {
-      const d = await deps.get(id);
+      const left = timeoutMs - (deps.now() - started);
+      if (left <= 0) throw timeoutError(id, last, timeoutMs);
+      const deadline = timeoutSignal(left);
+      let d: Deployment;
+      try {
+        d = await deps.get(id, { signal: anySignal([o.signal, deadline]) });
+      } catch (e) {
+        if (!o.signal?.aborted && (deadline.aborted || deps.now() - started >= timeoutMs)) {
+          throw timeoutError(id, last, timeoutMs);
+        }
+        throw e;
+      }
       interval = report(d) ? MIN_INTERVAL_MS : Math.min(MAX_INTERVAL_MS, Math.round(interval * 1.5));
       last = d;
     }
     if (last.status === 'succeeded') return last;
     if (last.status === 'failed') throw new DeploymentFailedError(last);
     const elapsed = deps.now() - started;
-    if (elapsed >= timeoutMs) throw timeoutError(last, timeoutMs);
-    await deps.sleep(Math.min(interval, timeoutMs - elapsed));
+    if (elapsed >= timeoutMs) throw timeoutError(id, last, timeoutMs);
+    await sleepUnless(deps.sleep, Math.min(interval, timeoutMs - elapsed), o.signal);
   }
 }
 
 const isOver = (d: Deployment) => d.status === 'succeeded' || d.status === 'failed';
 
-function timeoutError(d: Deployment, timeoutMs: number): MerlinTimeoutError {
+function timeoutError(id: string, d: Deployment | undefined, timeoutMs: number): MerlinTimeoutError {
+  if (!d) {
+    return new MerlinTimeoutError(
+      `deployment ${id} could not be read within ${Math.round(timeoutMs / 1000)} s. It goes on on the server: ` +
+        `follow it with \`merlin deployments watch ${id}\`.`,
+      { timeoutMs },
+    );
+  }
   const current =
     d.steps.find((s) => s.status === 'running') ?? [...d.steps].reverse().find((s) => s.status !== 'pending');
   const where = current

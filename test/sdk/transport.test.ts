@@ -77,7 +77,7 @@ describe('Transport: retries', () => {
     expect(sleeps).toEqual([200, 400]);
   });
 
-  it('honours Retry-After on 429 (up to the largest backoff)', async () => {
+  it('honours Retry-After on 429, up to maxRetryAfterMs', async () => {
     const { fetch } = scripted(
       apiError(429, 'TOO_MANY_REQUESTS', 'slow down', undefined),
       json(200, { items: [], nextCursor: null }),
@@ -91,11 +91,13 @@ describe('Transport: retries', () => {
     const s2: number[] = [];
     const slow = scripted(
       new Response('{}', { status: 429, headers: { 'retry-after': '3' } }),
-      new Response('{}', { status: 429, headers: { 'retry-after': '60' } }),
+      new Response('{}', { status: 429, headers: { 'retry-after': '20' } }),
+      new Response('{}', { status: 429, headers: { 'retry-after': '3600' } }),
       json(200, {}),
     );
     await transport(slow.fetch, s2).json({ method: 'GET', url: 'http://api.test/v1/projects' });
-    expect(s2).toEqual([3000, DEFAULT_RETRY.maxDelayMs]);
+    expect(s2).toEqual([3000, 20_000, DEFAULT_RETRY.maxRetryAfterMs]);
+    expect(DEFAULT_RETRY.maxRetryAfterMs).toBe(60_000);
   });
 
   it('retries an IDEMPOTENCY_IN_PROGRESS conflict, but no other 409', async () => {
@@ -129,25 +131,69 @@ describe('Transport: retries', () => {
     });
   });
 
-  it('retries a PATCH only when it carries If-Match', async () => {
-    const bare = scripted(apiError(503, 'DEPENDENCY_UNAVAILABLE', 'down'));
-    await expect(
-      transport(bare.fetch).json({ method: 'PATCH', url: 'http://api.test/v1/projects/demo', body: {} }),
-    ).rejects.toMatchObject({ status: 503 });
-    expect(bare.calls).toHaveLength(1);
+  it('retries a PATCH, PUT or DELETE only on 429 and 503, which say the server did not act on it', async () => {
+    for (const method of ['PATCH', 'PUT', 'DELETE'] as const) {
+      const acted = scripted(apiError(502, 'BAD_GATEWAY', 'bad gateway'));
+      await expect(
+        transport(acted.fetch).json({ method, url: 'http://api.test/v1/projects/demo', body: {} }),
+      ).rejects.toMatchObject({ status: 502, attempts: 1 });
+      const timedOut = scripted(apiError(504, 'GATEWAY_TIMEOUT', 'timeout'));
+      await expect(
+        transport(timedOut.fetch).json({ method, url: 'http://api.test/v1/projects/demo', body: {} }),
+      ).rejects.toMatchObject({ status: 504 });
+      expect([...acted.calls, ...timedOut.calls]).toHaveLength(2);
 
-    const guarded = scripted(apiError(503, 'DEPENDENCY_UNAVAILABLE', 'down'), json(200, { name: 'demo' }));
-    const r = await transport(guarded.fetch).json({
-      method: 'PATCH',
-      url: 'http://api.test/v1/projects/demo',
-      body: {},
-      headers: { 'If-Match': '"3"' },
-    });
-    expect(r.status).toBe(200);
-    expect(guarded.calls.map((c) => c.headers['if-match'])).toEqual(['"3"', '"3"']);
+      const sleeps: number[] = [];
+      const notActed = scripted(
+        apiError(503, 'DEPENDENCY_UNAVAILABLE', 'down'),
+        new Response('{}', { status: 429, headers: { 'retry-after': '2' } }),
+        json(200, { name: 'demo' }),
+      );
+      const r = await transport(notActed.fetch, sleeps).json({
+        method,
+        url: 'http://api.test/v1/projects/demo',
+        body: {},
+        headers: { 'If-Match': '"3"' },
+      });
+      expect(r.status).toBe(200);
+      expect(notActed.calls.map((c) => c.headers['if-match'])).toEqual(['"3"', '"3"', '"3"']);
+      expect(sleeps).toEqual([200, 2000]);
+    }
   });
 
-  it('does not retry a refused connection; retries a reset one; gives up after the retries', async () => {
+  it('does not send a PUT again after a reset connection: the server may have acted on it', async () => {
+    // The server carries the PUT out (it starts a deployment), then the connection breaks before the answer.
+    let applied = 0;
+    const calls: string[] = [];
+    const fetch = (async (url: string, init: RequestInit) => {
+      calls.push(`${init.method} ${url}`);
+      if (init.method === 'PUT') applied++;
+      throw reset();
+    }) as unknown as typeof globalThis.fetch;
+    const e = await transport(fetch)
+      .json({ method: 'PUT', url: 'http://api.test/v1/projects/demo/models/iris/endpoints/local', body: {} })
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MerlinConnectionError);
+    expect((e as Error).message).toBe(
+      'cannot reach http://api.test (ECONNRESET); the PUT may have been carried out: check before repeating it',
+    );
+    expect(applied).toBe(1);
+    expect(calls).toHaveLength(1);
+
+    // A refused connection never reached a server: it fails at once too, without the warning.
+    const down = scripted(refused());
+    await expect(transport(down.fetch).json({ method: 'DELETE', url: 'http://api.test/x' })).rejects.toThrow(
+      /^cannot reach http:\/\/api.test \(ECONNREFUSED\)$/,
+    );
+  });
+
+  it('does not retry a refused connection or an unknown host; retries a reset one; gives up after the retries', async () => {
+    const unknownHost = scripted(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }));
+    await expect(transport(unknownHost.fetch).json({ method: 'GET', url: 'http://api.test/x' })).rejects.toThrow(
+      'cannot reach http://api.test (ENOTFOUND)',
+    );
+    expect(unknownHost.calls).toHaveLength(1);
+
     const down = scripted(refused());
     const e = await transport(down.fetch)
       .json({ method: 'GET', url: 'http://api.test/v1/projects' })
