@@ -151,6 +151,9 @@ export interface Prediction<T> {
 }
 
 const enc = encodeURIComponent;
+/** Percent-encoding of RFC 3986 (what SigV4 signs): `encodeURIComponent` plus `!'()*`. */
+export const rfc3986 = (s: string): string =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 const modelPath = (r: ModelRef) => `/v1/projects/${enc(r.project)}/models/${enc(r.model)}`;
 const versionPath = (r: VersionRef) => `${modelPath(r)}/versions/${r.version}`;
 /** If-Match and Idempotency-Key headers from `RequestOptions`. */
@@ -249,10 +252,12 @@ export class Merlin {
       timeoutMs?: number | undefined;
     } = {},
   ): Promise<Reply<T>> {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) q.set(k, String(v));
-    // Not `q.size`: older browsers lack it, and a cursor never sent would page forever.
-    const query = q.toString();
+    // RFC 3986 (a space is %20, not URLSearchParams' `+`): exactly the query SigV4 signs. And no `q.size`, which older
+    // browsers lack (a cursor never sent would page forever).
+    const query = Object.entries(o.query ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`)
+      .join('&');
     const url = `${this.url}${path}${query ? `?${query}` : ''}`;
     return this.#transport.json<T>({
       method,

@@ -4,14 +4,17 @@
  *
  * - a bearer token (`token`, or `MERLIN_TOKEN`) when given: an API Gateway JWT authorizer;
  * - SigV4 with the AWS credential chain (env, profile, SSO, IMDS…) when the URL is an API Gateway URL
- *   (`*.execute-api.<region>.amazonaws.com`) or `auth: 'sigv4'` is asked for: IAM authorization;
+ *   (`*.execute-api.<region>.amazonaws.com`) or `auth: 'sigv4'` is asked for (a custom domain in front of an IAM-
+ *   authorized API: give the `region` too, else `AWS_REGION` / `AWS_DEFAULT_REGION`);
  * - nothing otherwise: the local platform.
+ *
+ * `auth` forces one: `'sigv4'`, `'bearer'` (a token is then required), `'none'`; `'auto'` (default) picks as above.
  *
  * `@smithy/signature-v4` and `@aws-sdk/credential-provider-node` are imported only when SigV4 is used.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import type { Authenticator, RequestToSign } from './auth.js';
 import { bearer } from './auth.js';
@@ -37,7 +40,9 @@ const SKIPPED = new Set(['.git', '.DS_Store', 'node_modules', '__pycache__', '.i
 
 /**
  * The artifact files at `path`: the file itself (named by its base name), or every file under the directory (paths
- * relative to it, `/`-separated, dot-files and `node_modules` left out), in a stable order.
+ * relative to it, `/`-separated, dot-files and `node_modules` left out), in a stable order. A symbolic link in the
+ * directory is followed: a link to a file is uploaded as that file (under the link's name), a link to a directory
+ * is walked; a link to nothing (dangling) or to something else (a socket…) is an error naming it.
  */
 export async function filesFrom(path: string): Promise<ArtifactFile[]> {
   let s: Awaited<ReturnType<typeof stat>>;
@@ -52,16 +57,37 @@ export async function filesFrom(path: string): Promise<ArtifactFile[]> {
   if (s.isFile()) return [diskFile(path, basename(path), s.size)];
   if (!s.isDirectory()) throw new MerlinError(`${path} is neither a file nor a directory`);
   const out: ArtifactFile[] = [];
-  const walk = async (dir: string) => {
+  const walk = async (dir: string, seen: Set<string>) => {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       if (SKIPPED.has(e.name) || e.name.startsWith('.')) continue;
       const full = join(dir, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (e.isFile()) out.push(diskFile(full, relative(path, full).split(sep).join('/'), (await stat(full)).size));
+      const name = relative(path, full).split(sep).join('/');
+      if (e.isDirectory()) await walk(full, seen);
+      else if (e.isFile()) out.push(diskFile(full, name, (await stat(full)).size));
+      else if (e.isSymbolicLink()) {
+        let target: Awaited<ReturnType<typeof stat>>;
+        try {
+          target = await stat(full);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          throw new MerlinError(
+            code === 'ENOENT'
+              ? `${full}: a symbolic link to nothing (dangling): remove it or fix its target`
+              : `${full}: ${(err as Error).message}`,
+          );
+        }
+        if (target.isFile()) out.push(diskFile(full, name, target.size));
+        else if (target.isDirectory()) {
+          // A link to a directory it is in would walk forever.
+          const real = await realpath(full);
+          if (seen.has(real)) throw new MerlinError(`${full}: a symbolic link to a directory it is in (a cycle)`);
+          await walk(full, new Set([...seen, real]));
+        } else throw new MerlinError(`${full}: a symbolic link to something that is neither a file nor a directory`);
+      } else throw new MerlinError(`${full} is neither a file nor a directory (a socket, a FIFO…): move it out`);
     }
   };
-  await walk(path);
+  await walk(path, new Set([await realpath(path)]));
   return out;
 }
 
@@ -128,8 +154,14 @@ export function sigv4(o: SigV4Options): Authenticator {
     return {
       sign: async (r: RequestToSign) => {
         const url = new URL(r.url);
+        // The query as sent, each name and value decoded once (a `+` stays a `+`: it is not form encoding); the
+        // signer encodes them again as RFC 3986 wants, as the client sends them (see `request` in client.ts).
         const query: Record<string, string | string[]> = {};
-        for (const [k, v] of url.searchParams) {
+        for (const part of url.search.slice(1).split('&')) {
+          if (!part) continue;
+          const at = part.indexOf('=');
+          const k = decode(at < 0 ? part : part.slice(0, at));
+          const v = at < 0 ? '' : decode(part.slice(at + 1));
           const prev = query[k];
           query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
         }
@@ -173,35 +205,67 @@ export function sigv4(o: SigV4Options): Authenticator {
   };
 }
 
+const decode = (s: string): string => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // a malformed escape: signed as it is
+  }
+};
+
 const API_GATEWAY_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/;
+
+export const AUTH_MODES = ['auto', 'sigv4', 'bearer', 'none'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 export interface NodeMerlinOptions extends Omit<MerlinOptions, 'auth'> {
   /** `auto` (default): a token if given, SigV4 for API Gateway URLs, else none. */
-  auth?: 'auto' | 'none' | 'sigv4' | Authenticator | undefined;
-  /** SigV4 region (default: the one in the API Gateway host name, else `AWS_REGION`). */
+  auth?: AuthMode | Authenticator | undefined;
+  /** SigV4 region (default: the one in the API Gateway host name, else `AWS_REGION`, else `AWS_DEFAULT_REGION`). */
   region?: string | undefined;
+  /** SigV4 credentials (default: the AWS SDK's default chain). */
+  credentials?: SigV4Options['credentials'];
 }
 
-/** How `url` is authenticated (see the module comment). */
-export function authFor(o: Pick<NodeMerlinOptions, 'url' | 'token' | 'auth' | 'region'>): Authenticator | undefined {
+/** How `url` is authenticated (see the module comment). Empty strings count as not given. */
+export function authFor(
+  o: Pick<NodeMerlinOptions, 'url' | 'token' | 'auth' | 'region' | 'credentials'>,
+): Authenticator | undefined {
   if (typeof o.auth === 'function') return o.auth;
-  if (o.auth === 'none') return undefined;
-  const token = o.token ?? process.env.MERLIN_TOKEN;
-  if (token && o.auth !== 'sigv4') return bearer(token);
-  const host = new URL(o.url ?? 'http://127.0.0.1').hostname;
+  const mode = o.auth ?? 'auto';
+  if (!AUTH_MODES.includes(mode)) {
+    throw new MerlinError(`auth must be one of ${AUTH_MODES.join(', ')}, got "${mode}"`);
+  }
+  if (mode === 'none') return undefined;
+  const token = o.token || process.env.MERLIN_TOKEN || undefined;
+  if (mode === 'bearer') {
+    if (!token)
+      throw new MerlinError('bearer authentication needs a token: pass --token (or `token`), or set MERLIN_TOKEN');
+    return bearer(token);
+  }
+  if (token && mode === 'auto') return bearer(token);
+  const host = new URL(o.url || 'http://127.0.0.1').hostname;
   const apiGatewayRegion = API_GATEWAY_HOST.exec(host)?.[1];
-  if (o.auth === 'sigv4' || apiGatewayRegion) {
-    const region = o.region ?? apiGatewayRegion ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-    if (!region) throw new MerlinError('SigV4 needs a region: set AWS_REGION (or pass --region)');
-    return sigv4({ region });
+  if (mode === 'sigv4' || apiGatewayRegion) {
+    const region =
+      o.region || apiGatewayRegion || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
+    if (!region) {
+      throw new MerlinError(
+        `SigV4 needs the API's region (${host} does not name one): pass --region (or \`region\`), or set AWS_REGION`,
+      );
+    }
+    return sigv4({ region, ...(o.credentials && { credentials: o.credentials }) });
   }
   return undefined;
 }
 
-/** A `Merlin` client for node (see the module comment). `url` defaults to `MERLIN_URL`, then the local platform. */
+/**
+ * A `Merlin` client for node (see the module comment). `url` defaults to `MERLIN_URL` (when not empty), then the
+ * local platform.
+ */
 export function createMerlin(o: NodeMerlinOptions = {}): Merlin {
-  const url = o.url ?? process.env.MERLIN_URL;
-  const { auth: _auth, region: _region, ...rest } = o;
+  const url = o.url || process.env.MERLIN_URL || undefined;
+  const { auth: _auth, region: _region, credentials: _credentials, ...rest } = o;
   return new Merlin({
     sha256: nodeSha256,
     readFiles: filesFrom,
