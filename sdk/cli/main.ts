@@ -13,7 +13,7 @@ import type { Merlin, V1Request, V2Request } from '../client.js';
 import { DEFAULT_URL } from '../client.js';
 import { DeploymentFailedError, MerlinApiError } from '../errors.js';
 import { formatBytes, formatRule } from '../format.js';
-import { createMerlin, filesFrom } from '../node.js';
+import { AUTH_MODES, type AuthMode, createMerlin, filesFrom } from '../node.js';
 import type { PagedList } from '../pages.js';
 import type { ModelRef, VersionRef } from '../types.js';
 import { eachLimited } from '../upload.js';
@@ -40,11 +40,16 @@ Usage: merlin <command> [options]
   environments list
   deployments watch <id> | get <id> | list p/m@v [--env e]
 
-Options for every command:
+Options for every command (before or after it):
   --url <url>      the platform (default $MERLIN_URL, else ${DEFAULT_URL})
-  --token <jwt>    a bearer token (default $MERLIN_TOKEN); API Gateway URLs are signed with SigV4 otherwise
+  --token <jwt>    a bearer token (default $MERLIN_TOKEN)
+  --auth <mode>    auto (default; $MERLIN_AUTH): the token if given, SigV4 for *.execute-api.* URLs, else none;
+                   sigv4: sign with the AWS credential chain (e.g. a custom domain in front of an IAM-authorized
+                   API); bearer: the token, required; none
+  --region <r>     the SigV4 region (default: the API Gateway URL's, else $AWS_REGION, else $AWS_DEFAULT_REGION)
   --json           one JSON document on stdout (errors as {"error": …} on stderr)
   --limit <n>      lists: at most n items (default 100; --all for every one)
+  --timeout <s>    how long to follow a deployment before exiting 3 (it goes on on the server)
   -h, --help
 
 Exit codes: 0 done, 1 refused or failed (the server's reason is printed), 2 usage, 3 timed out (still going on the
@@ -55,6 +60,8 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL: Options = {
   url: { type: 'string' },
   token: { type: 'string' },
+  auth: { type: 'string' },
+  region: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   env: { type: 'string' },
@@ -120,6 +127,8 @@ function parseRef(
   if (m[3] !== undefined && version === 'none') throw new UsageError(`expected ${shape} (no version), got "${text}"`);
   if (m[3] === undefined && version === 'required') throw new UsageError(`expected ${shape}, got "${text}"`);
   const ref = { project: m[1] as string, model: m[2] as string };
+  if (m[3] !== undefined && Number(m[3]) < 1)
+    throw new UsageError(`expected ${shape}: versions start at 1, got "${text}"`);
   return m[3] === undefined ? ref : { ...ref, version: Number(m[3]) };
 }
 
@@ -141,10 +150,10 @@ const timeoutOf = (v: Values): number | undefined => {
   return s === undefined ? undefined : s * 1000;
 };
 
-async function collect<T>(items: PagedList<T>, v: Values, out: Output): Promise<T[]> {
+async function collect<T>(items: PagedList<T>, v: Values, out: Output, what?: string): Promise<T[]> {
   const max = v.all ? Number.POSITIVE_INFINITY : (int(str(v, 'limit'), '--limit') ?? 100);
   const got = await items.all(max + 1);
-  if (got.length > max) out.note(`(the first ${max}; --limit n or --all for more)`);
+  if (got.length > max) out.note(`(the first ${max}${what ? ` ${what}` : ''}; --limit n or --all for more)`);
   return got.slice(0, max);
 }
 
@@ -186,7 +195,12 @@ async function guessType(path: string): Promise<ModelType | undefined> {
 
 function parseCommand(text: string): string[] {
   if (text.trimStart().startsWith('[')) {
-    const argv = JSON.parse(text) as unknown;
+    let argv: unknown;
+    try {
+      argv = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`--command looks like a JSON array but is not JSON (${(e as Error).message})`);
+    }
     if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) {
       throw new UsageError('--command must be a JSON array of strings or a plain command line');
     }
@@ -207,6 +221,13 @@ async function deploy({ merlin, out, values, args }: Ctx): Promise<number> {
     throw new UsageError(`--type must be one of ${types.join(', ')}, got "${typeArg}"`);
   }
   const labels = parseLabels(list(values, 'label'));
+  // Checked before anything is created: a mistake here must not leave a project and a model behind.
+  const command = str(values, 'command');
+  const commandArgv = command === undefined ? undefined : parseCommand(command);
+  const protocolArg = str(values, 'protocol');
+  if (protocolArg !== undefined && protocolArg !== 'v1' && protocolArg !== 'v2') {
+    throw new UsageError('--protocol must be v1 or v2');
+  }
   const files = await filesFrom(path);
   if (files.length === 0) throw new UsageError(`${path} holds no files to upload`);
   const single = (await stat(path)).isFile();
@@ -239,12 +260,11 @@ async function deploy({ merlin, out, values, args }: Ctx): Promise<number> {
   const body: CreateVersionBody = { ...(Object.keys(labels).length > 0 && { labels }) };
   const modelFile = str(values, 'model-file') ?? (single && m.type !== 'custom' ? basename(path) : undefined);
   if (modelFile) body.modelFile = modelFile;
-  const command = str(values, 'command');
   if (m.type === 'custom') {
-    if (!command) throw new UsageError('a custom model needs --command (what to run in the artifact directory)');
-    const protocol = str(values, 'protocol') ?? 'v2';
-    if (protocol !== 'v1' && protocol !== 'v2') throw new UsageError('--protocol must be v1 or v2');
-    body.custom = { command: parseCommand(command), protocol };
+    if (!commandArgv?.length) {
+      throw new UsageError('a custom model needs --command (what to run in the artifact directory)');
+    }
+    body.custom = { command: commandArgv, protocol: (protocolArg ?? 'v2') as 'v1' | 'v2' };
   } else if (command) {
     throw new UsageError(`--command is for custom models; ${project}/${model} is ${m.type}`);
   }
@@ -326,7 +346,15 @@ async function predict({ merlin, out, values, args, io }: Ctx): Promise<number> 
   const file = str(values, 'file');
   if ((data === undefined) === (file === undefined))
     throw new UsageError('predict needs --data <json> or --file <path>');
-  const text = data ?? (await readFile(file as string, 'utf8'));
+  let text: string;
+  try {
+    text = data ?? (await readFile(file as string, 'utf8'));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new UsageError(
+      code === 'ENOENT' ? `--file ${file}: no such file` : `--file ${file}: ${(e as Error).message}`,
+    );
+  }
   let request: unknown;
   try {
     request = JSON.parse(text);
@@ -369,20 +397,27 @@ export function pretty(v: unknown, indent = ''): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** `3=90,4=10` → destinations; `5:10` → mirror. */
+/** `3=90,4=10` → destinations; `5:10` → mirror (versions ≥ 1, each once; weights add up to 100; percent 0-100). */
 export function parseSplit(to: string | undefined, mirror: string | undefined): RouteRule {
   if (!to) throw new UsageError('serve needs --to version=weight[,version=weight…], e.g. --to 3=90,4=10');
   const destinations = to.split(',').map((part) => {
     const m = /^\s*(\d+)\s*=\s*(\d+)\s*$/.exec(part);
     if (!m) throw new UsageError(`--to: "${part}" is not version=weight (e.g. 3=90)`);
-    return { version: Number(m[1]), weight: Number(m[2]) };
+    const d = { version: Number(m[1]), weight: Number(m[2]) };
+    if (d.version < 1) throw new UsageError(`--to: "${part.trim()}": versions start at 1`);
+    return d;
   });
+  const twice = destinations.find((d, i) => destinations.findIndex((x) => x.version === d.version) !== i);
+  if (twice) throw new UsageError(`--to: version ${twice.version} is given twice`);
   const sum = destinations.reduce((n, d) => n + d.weight, 0);
   if (sum !== 100) throw new UsageError(`--to: the weights add up to ${sum}, not 100`);
   if (mirror === undefined) return { destinations };
   const m = /^\s*(\d+)\s*:\s*(\d+(?:\.\d+)?)\s*$/.exec(mirror);
   if (!m) throw new UsageError(`--mirror: "${mirror}" is not version:percent (e.g. 5:10)`);
-  return { destinations, mirror: { version: Number(m[1]), percent: Number(m[2]) } };
+  const shadow = { version: Number(m[1]), percent: Number(m[2]) };
+  if (shadow.version < 1) throw new UsageError(`--mirror: "${mirror}": versions start at 1`);
+  if (shadow.percent > 100) throw new UsageError(`--mirror: "${mirror}": the percent is at most 100`);
+  return { destinations, mirror: shadow };
 }
 
 async function serve({ merlin, out, values, args }: Ctx): Promise<number> {
@@ -489,9 +524,10 @@ async function listEndpoints({ merlin, out, values, args }: Ctx): Promise<number
   const env = str(values, 'env');
   const inEnv = <T extends { environment: string }>(xs: T[]) => (env ? xs.filter((x) => x.environment === env) : xs);
   const modelEndpoints = ref.version === undefined ? inEnv(await merlin.modelEndpoints.list(ref).all()) : [];
+  // --limit bounds the versions looked at (one request each), newest first as the API lists them
   const versions =
     ref.version === undefined
-      ? (await merlin.versions.list(ref, { pageSize: 100 }).all()).map((v) => v.version)
+      ? (await collect(merlin.versions.list(ref, { pageSize: 100 }), values, out, 'versions')).map((v) => v.version)
       : [ref.version];
   // one request per version (the API lists endpoints per version), a few at a time, in the versions' order
   const perVersion = new Map<number, VersionEndpoint[]>();
@@ -599,22 +635,43 @@ const LISTS: Record<string, (ctx: Ctx) => Promise<number>> = {
 };
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = { deploy, predict, serve, undeploy, logs, deployments };
 
+/**
+ * Where the command is in `argv`: the first word that is not a global option or its value, so that global options
+ * may come before it (`merlin --url X projects list`) as well as after.
+ */
+export function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (!a.startsWith('-') || a === '-') return i;
+    if (a.includes('=')) continue; // --url=X
+    const name = a.startsWith('--')
+      ? a.slice(2)
+      : Object.entries(GLOBAL).find(([, o]) => o.short !== undefined && `-${o.short}` === a)?.[0];
+    if (name !== undefined && GLOBAL[name]?.type === 'string') i++; // its value
+  }
+  return -1;
+}
+
 /** The whole CLI: parses `argv` (without node and the script), runs the command, returns the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
-  const command = argv[0];
+  const at = commandIndex(argv);
+  const command = at < 0 ? undefined : argv[at];
+  const rest = at < 0 ? argv : [...argv.slice(0, at), ...argv.slice(at + 1)];
   const json = argv.includes('--json');
   const out = new Output(io, json);
   try {
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    if (command === undefined || command === 'help') {
+      const asked = command === 'help' || rest.includes('--help') || rest.includes('-h');
       io.stdout(HELP);
-      return command === undefined ? EXIT.usage : EXIT.ok;
+      return asked ? EXIT.ok : EXIT.usage;
     }
     const known = command in COMMANDS || command in LISTS;
     if (!known) throw new UsageError(`unknown command "${command}"`);
     let parsed: { values: Values; positionals: string[] };
     try {
       parsed = parseArgs({
-        args: argv.slice(1),
+        args: rest,
         options: { ...GLOBAL, ...COMMAND_OPTIONS[command] },
         allowPositionals: true,
         strict: true,
@@ -632,9 +689,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
       if (args[0] !== 'list') throw new UsageError(`use: merlin ${command} list`);
       args = args.slice(1);
     }
-    const url = str(values, 'url') ?? io.env.MERLIN_URL ?? DEFAULT_URL;
-    const token = str(values, 'token') ?? io.env.MERLIN_TOKEN;
-    const merlin = createMerlin({ url, ...(token && { token }) });
+    // An empty variable (MERLIN_URL= in a script) counts as unset.
+    const url = str(values, 'url') || io.env.MERLIN_URL || DEFAULT_URL;
+    const token = str(values, 'token') || io.env.MERLIN_TOKEN || undefined;
+    const auth = str(values, 'auth') || io.env.MERLIN_AUTH || 'auto';
+    if (!(AUTH_MODES as readonly string[]).includes(auth)) {
+      throw new UsageError(`--auth must be one of ${AUTH_MODES.join(', ')}, got "${auth}"`);
+    }
+    const region = str(values, 'region') || undefined;
+    let merlin: Merlin;
+    try {
+      merlin = createMerlin({ url, auth: auth as AuthMode, ...(token && { token }), ...(region && { region }) });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     io.onInterrupt?.(() => {
       process.exit(out.interrupted());
     });

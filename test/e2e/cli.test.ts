@@ -150,6 +150,15 @@ describe('e2e: the merlin CLI', () => {
     );
     const deploymentId = d.steps.find((s: { step: string }) => s.step === 'Promote').deploymentId as string;
 
+    // global options before the command; a mirror copies 10% of the requests to version 2 (its answers dropped)
+    const mirrored = parsed(
+      await merlin('--url', url, '--json', 'serve', 'demo/iris', '--to', '1=100', '--mirror', '2:10'),
+    );
+    expect(mirrored.rule).toEqual({ destinations: [{ version: 1, weight: 100 }], mirror: { version: 2, percent: 10 } });
+    expect(mirrored.steps.map((s: { step: string; status: string }) => `${s.step}: ${s.status}`)).toContain(
+      'Route demo/iris in local: version 1 100%, mirror version 2 10%: succeeded',
+    );
+
     const served = parsed(await merlin('serve', 'demo/iris', '--to', '1=90,2=10', '--json'));
     expect(served.rule).toEqual({
       destinations: [
@@ -293,6 +302,10 @@ describe('e2e: the merlin CLI', () => {
     expect(split.stderr).toContain('merlin: --to: the weights add up to 50, not 100');
     expect((await merlin('predict', 'demo', '--data', '[]')).stderr).toContain('expected project/model[@version]');
     expect((await merlin('frobnicate')).code).toBe(2);
+    expect(await merlin('serve', 'demo/iris', '--to', '1=100', '--mirror', '2:101')).toMatchObject({ code: 2 });
+    expect(await merlin('undeploy', 'demo/iris@0')).toMatchObject({ code: 2 });
+    const noFile = await merlin('predict', 'demo/iris', '--file', 'nonexistent.json');
+    expect(noFile).toMatchObject({ code: 2, stderr: expect.stringContaining('--file nonexistent.json: no such file') });
     expect((await merlin('deploy', 'examples/iris/model.onnx', '--project', 'demo')).stderr).toContain(
       'deploy needs --project and --model',
     );

@@ -151,7 +151,10 @@ describe('SDK e2e against the local platform', () => {
       '  Wait Until Ready: succeeded',
       '  Promote: succeeded',
     ]);
-    for (const s of steps.filter((x) => x.endsWith('running') && x.startsWith('  '))) {
+    // Waiting for the model server takes several polls: some step is seen running (else the loop checks nothing).
+    const starts = steps.filter((x) => x.endsWith('running') && x.startsWith('  '));
+    expect(starts.length, steps.join('\n')).toBeGreaterThan(0);
+    for (const s of starts) {
       expect(steps.indexOf(s)).toBeLessThan(steps.indexOf(s.replace('running', 'succeeded')));
     }
     const waited = deployEvents.find(
