@@ -98,8 +98,13 @@ export class DataStack extends Stack {
       ],
       lifecycleRules: [
         { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
-        // Replaced and deleted files stay recoverable for a while (versioning), then stop costing.
-        { id: 'ExpireNoncurrentVersions', noncurrentVersionExpiration: Duration.days(30) },
+        // Replaced and deleted files stay recoverable for a while (versioning), then stop costing; the delete markers
+        // that deleting a version's files leaves behind go once nothing is left under them.
+        {
+          id: 'ExpireNoncurrentVersions',
+          noncurrentVersionExpiration: Duration.days(30),
+          expiredObjectDeleteMarker: true,
+        },
       ],
       removalPolicy,
       // In dev, `cdk destroy` empties the bucket first (a versioned bucket is otherwise never empty).

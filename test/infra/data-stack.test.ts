@@ -171,7 +171,11 @@ describe('DataStack', () => {
       expect((devBucket().Properties.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
-          expect.objectContaining({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 30 } }),
+          expect.objectContaining({
+            Status: 'Enabled',
+            NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+            ExpiredObjectDeleteMarker: true,
+          }),
         ]),
       );
     });
