@@ -180,6 +180,11 @@ function inProgressAfterRetry(e: unknown): string | undefined {
 }
 
 /** The same routing rule (destinations in any order; a mirror of 0 % or none alike). */
+/** The deployment is of `kind` on this model in `env` (part of #startDeployment's `isOurs`). */
+function isDeploymentOf(d: Deployment, kind: Deployment['kind'], ref: ModelRef, env: string): boolean {
+  return d.kind === kind && d.project === ref.project && d.model === ref.model && d.environment === env;
+}
+
 function sameRule(a: RouteRule | undefined, b: RouteRule): boolean {
   if (!a) return false;
   const key = (r: RouteRule) =>
@@ -489,12 +494,7 @@ export class Merlin {
         undefined,
         undefined,
         o.signal,
-        (d) =>
-          d.kind === 'route' &&
-          d.project === ref.project &&
-          d.model === ref.model &&
-          d.environment === env &&
-          d.request.removeRoute === true,
+        (d) => isDeploymentOf(d, 'route', ref, env) && d.request.removeRoute === true,
       );
       return this.#follow(d, o, `Stop routing ${ref.project}/${ref.model} in ${env}`);
     },
@@ -571,12 +571,7 @@ export class Merlin {
       undefined,
       undefined,
       o.signal,
-      (d) =>
-        d.kind === 'undeploy' &&
-        d.project === ref.project &&
-        d.model === ref.model &&
-        d.version === ref.version &&
-        d.environment === env,
+      (d) => isDeploymentOf(d, 'undeploy', ref, env) && d.version === ref.version,
     );
     return this.#follow(d, o, `Undeploy ${targetOf(ref)} from ${env}`);
   }
@@ -604,12 +599,7 @@ export class Merlin {
       { rule },
       optionHeaders({ ifMatch: o.ifMatch }),
       o.signal,
-      (d) =>
-        d.kind === 'route' &&
-        d.project === ref.project &&
-        d.model === ref.model &&
-        d.environment === env &&
-        sameRule(d.request.rule, rule),
+      (d) => isDeploymentOf(d, 'route', ref, env) && sameRule(d.request.rule, rule),
     );
     await this.#follow(d, o, `Route ${ref.project}/${ref.model} in ${env}: ${formatRule(rule)}`);
     return this.modelEndpoints.get({ project: ref.project, model: ref.model }, env);
